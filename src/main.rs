@@ -1,3 +1,10 @@
 //! The `sluse` binary: parse the command line and hand over to the library.
 
-fn main() {}
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    sluse::auth::install_crypto_provider();
+    sluse::cli::run(sluse::cli::Cli::parse())
+}

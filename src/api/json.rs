@@ -1,0 +1,151 @@
+//! `ApiJson<T>`: the JSON body extractor every handler uses. Unlike `axum::Json` it answers with a
+//! problem that names the offending field, and it never echoes input values (they may be CPR numbers).
+
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, Request, rejection::BytesRejection},
+    http::header,
+};
+use serde::de::DeserializeOwned;
+
+use super::problem::ApiError;
+
+/// A JSON request body, deserialized with the field path of any error recorded.
+#[derive(Debug, Clone)]
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| {
+                let mime = mime.trim();
+                mime.eq_ignore_ascii_case("application/json")
+                    || (mime.starts_with("application/") && mime.ends_with("+json"))
+            });
+        if !is_json {
+            return Err(ApiError::UnsupportedMediaType(
+                "the body must be `application/json`".to_owned(),
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
+            BytesRejection::FailedToBufferBody(inner)
+                if inner.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                ApiError::PayloadTooLarge
+            }
+            other => ApiError::BadRequest {
+                field: None,
+                detail: format!("could not read the request body: {}", other.body_text()),
+            },
+        })?;
+        parse(&bytes).map(ApiJson)
+    }
+}
+
+/// Deserializes `bytes`, turning a failure into a 400 that names the field.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        let detail = describe(&inner);
+        // serde reports an unknown field at its parent's path; name the field itself.
+        let field = unknown_field_name(&inner.to_string())
+            .map(|name| if path == "." { name.to_owned() } else { format!("{path}.{name}") })
+            .or_else(|| (path != ".").then_some(path));
+        match &field {
+            Some(f) => ApiError::bad_field(f.clone(), format!("`{f}`: {detail}")),
+            None => ApiError::BadRequest {
+                field: None,
+                detail,
+            },
+        }
+    })
+}
+
+/// serde_json's message without the position suffix, and with quoted input values removed.
+fn describe(error: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let message = error.to_string();
+    let message = message
+        .rsplit_once(" at line ")
+        .map_or(message.as_str(), |(head, _)| head);
+    match error.classify() {
+        Category::Syntax | Category::Eof => format!("malformed JSON: {message}"),
+        Category::Io => "could not read the request body".to_owned(),
+        // `invalid type: string "0102031234", expected u32` quotes the value: keep only the shape.
+        Category::Data => match message.split_once(": string \"") {
+            Some((head, rest)) => match rest.rsplit_once("\", ") {
+                Some((_, tail)) => format!("{head}: a string, {tail}"),
+                None => format!("{head}: a string"),
+            },
+            None => message.to_owned(),
+        },
+    }
+}
+
+fn unknown_field_name(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("unknown field `")?;
+    rest.split_once('`').map(|(name, _)| name)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        subject: String,
+        inner: Inner,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        count: u32,
+    }
+
+    fn field_of(e: ApiError) -> Option<String> {
+        match e {
+            ApiError::BadRequest { field, .. } => field,
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn unknown_field_is_named_with_its_path() {
+        let e = parse::<Body>(br#"{"subject":"x","inner":{"count":1,"extra":2}}"#).unwrap_err();
+        assert_eq!(field_of(e).as_deref(), Some("inner.extra"));
+        let e = parse::<Body>(br#"{"subject":"x","bogus":1,"inner":{"count":1}}"#).unwrap_err();
+        assert_eq!(field_of(e).as_deref(), Some("bogus"));
+    }
+
+    #[test]
+    fn wrong_type_names_the_field_and_does_not_echo_the_value() {
+        let e = parse::<Body>(br#"{"subject":"x","inner":{"count":"0102031234"}}"#).unwrap_err();
+        let detail = e.to_string();
+        assert!(!detail.contains("0102031234"), "{detail}");
+        assert_eq!(field_of(e).as_deref(), Some("inner.count"));
+    }
+
+    #[test]
+    fn malformed_json_is_a_bad_request() {
+        let e = parse::<Body>(b"{not json").unwrap_err();
+        assert!(e.to_string().starts_with("malformed JSON"), "{e}");
+    }
+}

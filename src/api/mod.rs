@@ -1,0 +1,57 @@
+//! The HTTP API: the router, thin handlers, and the one place errors become problem+json.
+
+mod access;
+mod health;
+pub mod json;
+pub mod problem;
+mod request_log;
+
+use std::time::Duration;
+
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    http::StatusCode,
+    middleware,
+    response::IntoResponse,
+    routing::get,
+};
+use tower_http::{limit::RequestBodyLimitLayer, timeout::TimeoutLayer};
+
+pub use access::Access;
+pub use json::ApiJson;
+pub use problem::{ApiError, Problem};
+pub use request_log::REQUEST_ID;
+
+use crate::app::AppState;
+
+/// Builds the router with every endpoint and the cross-cutting layers.
+pub fn router(state: AppState) -> Router {
+    let limit = state.config().server.body_limit_bytes;
+    let timeout = Duration::from_millis(state.config().server.request_timeout_ms);
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        // Layers run bottom-up on the way in: the request id and log line wrap everything, so a
+        // timeout or an oversized body is logged with its status like any other answer.
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(RequestBodyLimitLayer::new(limit))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
+        .layer(middleware::map_response(problem::problem_for_bare_errors))
+        .layer(middleware::from_fn(request_log::log_requests))
+        .with_state(state)
+}
+
+async fn not_found() -> impl IntoResponse {
+    ApiError::NotFound("no such endpoint".to_owned())
+}
+
+async fn method_not_allowed() -> impl IntoResponse {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method",
+    )
+}

@@ -1,0 +1,218 @@
+//! Start-up: everything `serve` needs, checked before the first connection is accepted.
+//!
+//! `Application::build` loads keys, policies and issuers, opens the store, checks the schema and
+//! binds the listener; `main`, `demo` and every integration test start the gateway the same way
+//! (port 0 in tests), so what the tests exercise is what production runs.
+
+use std::{collections::HashSet, future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::Router;
+
+use crate::{
+    api,
+    auth::{self, TokenVerifier},
+    clock::SharedClock,
+    config::Config,
+    cpr::PseudonymKey,
+    keys::{self, KeyError, SigningKey},
+    policy::{PolicyBundle, PolicyErrors},
+    server,
+    store::{OpenMode, Store, StoreError},
+};
+
+/// Why the gateway would not start. Each message says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A key file is missing or unusable.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    /// The policy bundle is invalid.
+    #[error("the policy bundle in `{dir}` is invalid:\n{errors}")]
+    Policy {
+        /// The bundle directory.
+        dir: String,
+        /// Every error found.
+        errors: PolicyErrors,
+    },
+    /// An issuer's JWKS could not be loaded.
+    #[error("`auth.issuers[{index}].jwks_file`: {problem}")]
+    Jwks {
+        /// Position of the issuer in the config.
+        index: usize,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The database is unreachable or not at this binary's schema.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// TLS could not be set up.
+    #[error("`server.tls`: {0}")]
+    Tls(String),
+    /// The listener could not be bound.
+    #[error("`server.listen`: cannot listen on `{addr}`: {problem}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// What went wrong.
+        problem: String,
+    },
+    /// Anything else the configuration makes impossible.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+}
+
+/// Shared state of a running gateway, handed to every handler.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    store: Store,
+    bundle: Arc<PolicyBundle>,
+    verifier: TokenVerifier,
+    clock: SharedClock,
+    pseudonym_key: PseudonymKey,
+    signing_key: SigningKey,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+    /// The policy bundle in force.
+    pub fn bundle(&self) -> &Arc<PolicyBundle> {
+        &self.inner.bundle
+    }
+    /// The token verifier.
+    pub fn verifier(&self) -> &TokenVerifier {
+        &self.inner.verifier
+    }
+    /// The clock.
+    pub fn clock(&self) -> &SharedClock {
+        &self.inner.clock
+    }
+    /// The subject pseudonym key.
+    pub fn pseudonym_key(&self) -> &PseudonymKey {
+        &self.inner.pseudonym_key
+    }
+    /// The audit checkpoint signing key.
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.inner.signing_key
+    }
+}
+
+/// A gateway that is ready to serve: state built, listener bound.
+pub struct Application {
+    listener: std::net::TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    router: Router,
+    state: AppState,
+    grace: Duration,
+}
+
+impl Application {
+    /// Checks and loads everything, binds the listener. Nothing is served yet.
+    pub async fn build(config: Config, clock: SharedClock) -> Result<Application, StartError> {
+        auth::install_crypto_provider();
+        let signing_key = keys::load_signing_key(&config.audit.signing_key)?;
+        let pseudonym_key = keys::load_pseudonym_key(&config.audit.pseudonym_key)?;
+        let bundle = PolicyBundle::load(&config.policies.dir).map_err(|errors| StartError::Policy {
+            dir: config.policies.dir.display().to_string(),
+            errors,
+        })?;
+        let verifier = build_verifier(&config, &bundle)?;
+        let tls = match (&config.server.tls, config.server.plain_http) {
+            (Some(tls), false) => Some(
+                auth::tls::server_config(&tls.cert, &tls.key, tls.client_ca.as_deref())
+                    .map_err(|e| StartError::Tls(e.to_string()))?,
+            ),
+            _ => None,
+        };
+        let store = Store::connect(&config.database, OpenMode::Existing).await?;
+        store.check_schema().await?;
+
+        let addr = config.listen_addr()?;
+        let listener = std::net::TcpListener::bind(addr).map_err(|e| StartError::Bind {
+            addr,
+            problem: e.to_string(),
+        })?;
+        listener.set_nonblocking(true).map_err(|e| StartError::Bind {
+            addr,
+            problem: e.to_string(),
+        })?;
+        let grace = Duration::from_millis(config.server.shutdown_grace_ms);
+        let state = AppState {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                bundle: Arc::new(bundle),
+                verifier,
+                clock,
+                pseudonym_key,
+                signing_key,
+            }),
+        };
+        let router = api::router(state.clone());
+        Ok(Application {
+            listener,
+            tls,
+            router,
+            state,
+            grace,
+        })
+    }
+
+    /// The bound address (the real port when the config asked for port 0).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// `https` or `http`, as the listener speaks.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
+    }
+
+    /// The shared state (tests inspect the store through it).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then finishes requests in flight (up to the grace period)
+    /// and closes the store.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let store = self.state.store().clone();
+        let result = server::serve(self.listener, self.tls, self.router, shutdown, self.grace).await;
+        store.close().await;
+        result
+    }
+}
+
+fn build_verifier(config: &Config, bundle: &PolicyBundle) -> Result<TokenVerifier, StartError> {
+    let departments: HashSet<String> = bundle.departments().map(|d| d.id.to_string()).collect();
+    let mut issuers = Vec::with_capacity(config.auth.issuers.len());
+    for (index, issuer) in config.auth.issuers.iter().enumerate() {
+        let keys = auth::Jwks::load(&issuer.jwks_file).map_err(|e| StartError::Jwks {
+            index,
+            problem: e.to_string(),
+        })?;
+        issuers.push(auth::IssuerKeys {
+            issuer: issuer.issuer.clone(),
+            audience: issuer.audience.clone(),
+            keys,
+        });
+    }
+    Ok(TokenVerifier::new(issuers, departments))
+}

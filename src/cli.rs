@@ -1,0 +1,161 @@
+//! The command line: `serve`, `migrate`, `keygen`, `demo`, `policy check|explain`.
+//!
+//! clap answers bad arguments with a message and exit code 2; the commands here exit 1 with a
+//! message on standard error when the configuration or environment is wrong.
+
+use std::{path::PathBuf, process::ExitCode, sync::Arc};
+
+use clap::{Parser, Subcommand};
+
+use crate::{
+    app::Application,
+    clock::SystemClock,
+    config::Config,
+    demo, keys, policy, server,
+    store::{OpenMode, Store},
+    telemetry,
+};
+
+/// Sluse: a privacy-preserving data-exchange gateway for Danish municipalities.
+#[derive(Debug, Parser)]
+#[command(name = "sluse", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the gateway with the given configuration.
+    Serve {
+        /// The TOML configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Apply the database migrations and exit.
+    Migrate {
+        /// The TOML configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Create the key files named in the configuration that do not exist yet (never overwrites).
+    Keygen {
+        /// The TOML configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Run a self-contained demo on loopback: SQLite, demo issuer and tokens, the shipped policies.
+    Demo {
+        /// Where to keep the demo's database, keys and config (default: a fresh temporary directory).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
+        /// The port to listen on (0 picks a free one).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
+    /// Work with policy bundles.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+/// `sluse policy …`.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Validate a policy directory; print `file:line: message` for every error.
+    Check {
+        /// The policy directory.
+        #[arg(default_value = "policies")]
+        dir: PathBuf,
+    },
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Policy(PolicyCommand::Check { dir }) => policy_check(&dir),
+        Command::Keygen { config } => with_config(&config, |config| {
+            let outcomes = keys::keygen(&config.audit).map_err(|e| e.to_string())?;
+            for outcome in outcomes {
+                match outcome {
+                    keys::KeygenOutcome::Created(p) => println!("created {}", p.display()),
+                    keys::KeygenOutcome::Kept(p) => println!("kept    {} (exists)", p.display()),
+                }
+            }
+            Ok(())
+        }),
+        Command::Migrate { config } => with_config(&config, |config| {
+            runtime()?.block_on(async {
+                let store = Store::connect(&config.database, OpenMode::CreateIfMissing)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                store.migrate().await.map_err(|e| e.to_string())?;
+                store.close().await;
+                println!("migrations applied");
+                Ok(())
+            })
+        }),
+        Command::Serve { config } => with_config(&config, |config| {
+            telemetry::init(&config.log);
+            runtime()?.block_on(async {
+                let app = Application::build(config, Arc::new(SystemClock))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let addr = app.local_addr().map_err(|e| e.to_string())?;
+                tracing::info!(%addr, scheme = app.scheme(), "serving");
+                app.run_until(server::shutdown_signal())
+                    .await
+                    .map_err(|e| format!("server failed: {e}"))
+            })
+        }),
+        Command::Demo { data_dir, port } => match runtime() {
+            Ok(rt) => report(rt.block_on(demo::run(data_dir, port))),
+            Err(e) => report(Err(e)),
+        },
+    }
+}
+
+fn policy_check(dir: &std::path::Path) -> ExitCode {
+    match policy::PolicyBundle::load(dir) {
+        Ok(bundle) => {
+            println!(
+                "{}: ok, policy version {}",
+                dir.display(),
+                bundle.version()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn with_config(path: &std::path::Path, f: impl FnOnce(Config) -> Result<(), String>) -> ExitCode {
+    match Config::load(path) {
+        Ok(config) => report(f(config)),
+        Err(e) => {
+            eprintln!("error: invalid configuration in `{}`: {e}", path.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn report(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+}

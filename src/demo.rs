@@ -1,0 +1,186 @@
+//! `sluse demo`: a complete gateway on loopback in one command.
+//!
+//! It writes a data directory (a demo token issuer and its JWKS, the audit and pseudonym keys, a copy
+//! of the shipped policies, a config file, a SQLite database), starts the gateway with plain HTTP on
+//! 127.0.0.1, and prints the base URL with a ready-made token and `curl` line for each role.
+//! The tokens are signed by a demo issuer whose key lives only in the data directory.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use crate::{
+    app::Application,
+    auth::{DemoIssuer, Role},
+    clock::{Clock, SystemClock},
+    config::Config,
+    keys, server,
+    store::{OpenMode, Store},
+    telemetry,
+};
+
+/// The demo issuer's `iss`.
+pub const DEMO_ISSUER: &str = "https://idp.demo.sluse.invalid";
+/// The audience demo tokens carry.
+pub const DEMO_AUDIENCE: &str = "sluse";
+/// How long printed demo tokens stay valid.
+const TOKEN_LIFETIME_S: i64 = 12 * 3600;
+
+/// One demo user: a token is printed for each.
+struct DemoUser {
+    sub: &'static str,
+    dept: &'static str,
+    role: Role,
+    who: &'static str,
+}
+
+const USERS: [DemoUser; 8] = [
+    DemoUser { sub: "anna.kui", dept: "youth-unit", role: Role::Caseworker, who: "youth-unit caseworker (assigns contact persons, records consents)" },
+    DemoUser { sub: "jonas.kp", dept: "youth-unit", role: Role::ContactPerson, who: "contact person of Emma, Silas and Mohammed" },
+    DemoUser { sub: "sofie.social", dept: "social-services", role: Role::Caseworker, who: "social-services caseworker" },
+    DemoUser { sub: "nordskolen.system", dept: "nordskolen", role: Role::School, who: "Nordskolen's school system (absence notices)" },
+    DemoUser { sub: "ppr.system", dept: "ppr", role: Role::System, who: "PPR's case system" },
+    DemoUser { sub: "fgu.system", dept: "fgu-nord", role: Role::System, who: "FGU Nord's student system (education notices)" },
+    DemoUser { sub: "jobcenter.system", dept: "jobcenter", role: Role::System, who: "the job centre's system" },
+    DemoUser { sub: "dorte.dpo", dept: "dpo-office", role: Role::Dpo, who: "the data protection officer" },
+];
+
+/// Prepares the data directory and serves until SIGINT/SIGTERM.
+pub async fn run(data_dir: Option<PathBuf>, port: u16) -> Result<(), String> {
+    let dir = match data_dir {
+        Some(dir) => dir,
+        None => tempfile::Builder::new()
+            .prefix("sluse-demo-")
+            .tempdir()
+            .map_err(|e| format!("cannot create a temporary directory: {e}"))?
+            .keep(),
+    };
+    let config_path = prepare(&dir, port)?;
+    let config = Config::load(&config_path).map_err(|e| e.to_string())?;
+    telemetry::init(&config.log);
+
+    let store = Store::connect(&config.database, OpenMode::CreateIfMissing)
+        .await
+        .map_err(|e| e.to_string())?;
+    store.migrate().await.map_err(|e| e.to_string())?;
+    store.close().await;
+
+    let clock = Arc::new(SystemClock);
+    let app = Application::build(config, clock.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr = app.local_addr().map_err(|e| e.to_string())?;
+    let base = format!("http://{addr}");
+    let issuer = DemoIssuer::load(&dir.join("demo-issuer.key")).map_err(|e| e.to_string())?;
+    print_welcome(&base, &dir, &config_path, &issuer, clock.as_ref())?;
+    app.run_until(server::shutdown_signal())
+        .await
+        .map_err(|e| format!("server failed: {e}"))
+}
+
+/// Writes everything the demo needs into `dir` (keeping what is already there) and returns the
+/// config file's path.
+pub fn prepare(dir: &Path, port: u16) -> Result<PathBuf, String> {
+    fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
+    let issuer_key = dir.join("demo-issuer.key");
+    let issuer = if issuer_key.exists() {
+        DemoIssuer::load(&issuer_key)
+    } else {
+        DemoIssuer::generate_to(&issuer_key)
+    }
+    .map_err(|e| e.to_string())?;
+    fs::write(dir.join("jwks.json"), issuer.jwks_json())
+        .map_err(|e| format!("cannot write the demo JWKS: {e}"))?;
+
+    let policies = dir.join("policies");
+    if !policies.exists() {
+        copy_dir(&shipped_policies(), &policies)?;
+    }
+    let config_path = dir.join("sluse.toml");
+    fs::write(&config_path, demo_config(port))
+        .map_err(|e| format!("cannot write `{}`: {e}", config_path.display()))?;
+    let config = Config::load(&config_path).map_err(|e| e.to_string())?;
+    keys::keygen(&config.audit).map_err(|e| e.to_string())?;
+    Ok(config_path)
+}
+
+/// The shipped policy bundle of this checkout.
+pub fn shipped_policies() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/policies"))
+}
+
+fn demo_config(port: u16) -> String {
+    format!(
+        r#"# Written by `sluse demo`. Paths are relative to this file.
+[server]
+listen = "127.0.0.1:{port}"
+plain_http = true
+
+[database]
+url = "sqlite://sluse.db"
+
+[policies]
+dir = "policies"
+
+[[auth.issuers]]
+issuer = "{DEMO_ISSUER}"
+audience = "{DEMO_AUDIENCE}"
+jwks_file = "jwks.json"
+
+[audit]
+signing_key = "keys/audit-signing.key"
+pseudonym_key = "keys/pseudonym.key"
+
+[log]
+format = "pretty"
+"#
+    )
+}
+
+fn print_welcome(
+    base: &str,
+    dir: &Path,
+    config: &Path,
+    issuer: &DemoIssuer,
+    clock: &dyn Clock,
+) -> Result<(), String> {
+    let exp = clock.now().as_second() + TOKEN_LIFETIME_S;
+    println!("Sluse demo gateway at {base}");
+    println!("data directory: {}  (config: {})", dir.display(), config.display());
+    println!();
+    println!("Tokens (valid 12 hours), one per demo user:");
+    for user in &USERS {
+        let token = issuer
+            .mint(DEMO_ISSUER, DEMO_AUDIENCE, user.sub, user.dept, user.role.as_str(), exp)
+            .map_err(|e| e.to_string())?;
+        let var = format!("TOKEN_{}", user.sub.replace(['.', '-'], "_").to_uppercase());
+        println!();
+        println!("# {} — sub `{}`, dept `{}`, role `{}`", user.who, user.sub, user.dept, user.role);
+        println!("export {var}='{token}'");
+    }
+    println!();
+    println!("Try:");
+    println!("  curl -s {base}/healthz");
+    println!("  curl -s {base}/readyz");
+    println!("  curl -s -i {base}/v1/unknown        # errors are application/problem+json");
+    println!();
+    println!("Stop with Ctrl-C.");
+    Ok(())
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
+    let fail = |e: std::io::Error| format!("cannot copy policies to `{}`: {e}", to.display());
+    fs::create_dir_all(to).map_err(fail)?;
+    for entry in fs::read_dir(from).map_err(|e| format!("cannot read `{}`: {e}", from.display()))? {
+        let entry = entry.map_err(fail)?;
+        let target = to.join(entry.file_name());
+        if entry.file_type().map_err(fail)?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            fs::copy(entry.path(), target).map_err(fail)?;
+        }
+    }
+    Ok(())
+}

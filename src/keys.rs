@@ -1,0 +1,237 @@
+//! Key files in the data directory: the audit checkpoint signing key (Ed25519, PKCS#8) and the
+//! subject pseudonym key (HMAC). `sluse keygen` creates the missing ones, never overwriting a file;
+//! `serve` refuses to start while one is missing. Keys are PEM text with mode 0600.
+
+use std::{
+    fs,
+    io::Write,
+    os::unix::fs::OpenOptionsExt,
+    path::{Path, PathBuf},
+};
+
+use base64::{Engine, engine::general_purpose::STANDARD};
+use ring::{
+    rand::{SecureRandom, SystemRandom},
+    signature::{Ed25519KeyPair, KeyPair},
+};
+
+use crate::{config::AuditConfig, cpr::PseudonymKey};
+
+const SIGNING_LABEL: &str = "PRIVATE KEY";
+const PSEUDONYM_LABEL: &str = "SLUSE PSEUDONYM KEY";
+const PSEUDONYM_KEY_BYTES: usize = 32;
+
+/// A key file problem. Messages name the file, never its contents.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The file does not exist.
+    #[error("`{key}`: key file `{path}` does not exist; create it with `sluse keygen --config FILE`")]
+    Missing {
+        /// The config key naming the file.
+        key: &'static str,
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file exists but could not be read or is not a key of the expected kind.
+    #[error("`{key}`: key file `{path}` is not usable: {problem}")]
+    Invalid {
+        /// The config key naming the file.
+        key: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The file could not be written.
+    #[error("cannot write key file `{path}`: {problem}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// The audit checkpoint signing key and its id (a digest of the public key).
+#[derive(Debug)]
+pub struct SigningKey {
+    /// The key pair.
+    pub pair: Ed25519KeyPair,
+    /// A short, stable id: the first 16 hex digits of SHA-256 over the public key.
+    pub key_id: String,
+}
+
+/// What `keygen` did with one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeygenOutcome {
+    /// The file was written.
+    Created(PathBuf),
+    /// The file existed and was left alone.
+    Kept(PathBuf),
+}
+
+/// Creates the key files named in `[audit]` that do not exist yet.
+pub fn keygen(audit: &AuditConfig) -> Result<Vec<KeygenOutcome>, KeyError> {
+    let rng = SystemRandom::new();
+    let mut outcomes = Vec::new();
+
+    let path = &audit.signing_key;
+    if path.exists() {
+        outcomes.push(KeygenOutcome::Kept(path.clone()));
+    } else {
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| KeyError::Write {
+            path: path.clone(),
+            problem: "the system random generator failed".to_owned(),
+        })?;
+        write_new(path, &pem_encode(SIGNING_LABEL, pkcs8.as_ref()))?;
+        outcomes.push(KeygenOutcome::Created(path.clone()));
+    }
+
+    let path = &audit.pseudonym_key;
+    if path.exists() {
+        outcomes.push(KeygenOutcome::Kept(path.clone()));
+    } else {
+        let mut bytes = [0u8; PSEUDONYM_KEY_BYTES];
+        rng.fill(&mut bytes).map_err(|_| KeyError::Write {
+            path: path.clone(),
+            problem: "the system random generator failed".to_owned(),
+        })?;
+        write_new(path, &pem_encode(PSEUDONYM_LABEL, &bytes))?;
+        outcomes.push(KeygenOutcome::Created(path.clone()));
+    }
+    Ok(outcomes)
+}
+
+/// Loads the audit signing key named by `audit.signing_key`.
+pub fn load_signing_key(path: &Path) -> Result<SigningKey, KeyError> {
+    const KEY: &str = "audit.signing_key";
+    let der = read_pem(KEY, path, SIGNING_LABEL)?;
+    let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(&der).map_err(|_| KeyError::Invalid {
+        key: KEY,
+        path: path.to_owned(),
+        problem: "not an Ed25519 PKCS#8 private key".to_owned(),
+    })?;
+    let digest = ring::digest::digest(&ring::digest::SHA256, pair.public_key().as_ref());
+    let key_id = digest.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect();
+    Ok(SigningKey { pair, key_id })
+}
+
+/// Loads the pseudonym key named by `audit.pseudonym_key`.
+pub fn load_pseudonym_key(path: &Path) -> Result<PseudonymKey, KeyError> {
+    const KEY: &str = "audit.pseudonym_key";
+    let bytes = read_pem(KEY, path, PSEUDONYM_LABEL)?;
+    PseudonymKey::from_bytes(&bytes).map_err(|e| KeyError::Invalid {
+        key: KEY,
+        path: path.to_owned(),
+        problem: e.to_string(),
+    })
+}
+
+/// Writes `contents` to a new file readable only by its owner; refuses to overwrite.
+pub fn write_new(path: &Path, contents: &str) -> Result<(), KeyError> {
+    let fail = |e: std::io::Error| KeyError::Write {
+        path: path.to_owned(),
+        problem: e.to_string(),
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).map_err(fail)?;
+    }
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(fail)?;
+    file.write_all(contents.as_bytes()).map_err(fail)?;
+    file.sync_all().map_err(fail)
+}
+
+/// PEM-encodes `der` under `label` (64 columns, as RFC 7468 asks).
+pub fn pem_encode(label: &str, der: &[u8]) -> String {
+    let b64 = STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+fn read_pem(key: &'static str, path: &Path, label: &str) -> Result<Vec<u8>, KeyError> {
+    let text = fs::read_to_string(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => KeyError::Missing {
+            key,
+            path: path.to_owned(),
+        },
+        _ => KeyError::Invalid {
+            key,
+            path: path.to_owned(),
+            problem: e.to_string(),
+        },
+    })?;
+    pem_decode(&text, label).ok_or_else(|| KeyError::Invalid {
+        key,
+        path: path.to_owned(),
+        problem: format!("expected one PEM block labelled `{label}`"),
+    })
+}
+
+fn pem_decode(text: &str, label: &str) -> Option<Vec<u8>> {
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let body = text.split_once(&begin)?.1.split_once(&end)?.0;
+    let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+    STANDARD.decode(b64).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn audit_config(dir: &Path) -> AuditConfig {
+        AuditConfig {
+            signing_key: dir.join("keys/audit-signing.key"),
+            pseudonym_key: dir.join("keys/pseudonym.key"),
+            checkpoint_every: 1000,
+            checkpoint_interval_s: 60,
+        }
+    }
+
+    #[test]
+    fn keygen_creates_missing_keys_and_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = audit_config(dir.path());
+        let first = keygen(&audit).unwrap();
+        assert!(first.iter().all(|o| matches!(o, KeygenOutcome::Created(_))));
+        let before = fs::read(&audit.signing_key).unwrap();
+        let second = keygen(&audit).unwrap();
+        assert!(second.iter().all(|o| matches!(o, KeygenOutcome::Kept(_))));
+        assert_eq!(before, fs::read(&audit.signing_key).unwrap());
+        let mode = fs::metadata(&audit.pseudonym_key).unwrap().permissions();
+        assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777, 0o600);
+        assert_eq!(load_signing_key(&audit.signing_key).unwrap().key_id.len(), 16);
+        load_pseudonym_key(&audit.pseudonym_key).unwrap();
+    }
+
+    #[test]
+    fn a_missing_key_names_the_config_key_and_the_remedy() {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = audit_config(dir.path());
+        let message = load_pseudonym_key(&audit.pseudonym_key).unwrap_err().to_string();
+        assert!(message.contains("audit.pseudonym_key"), "{message}");
+        assert!(message.contains("sluse keygen"), "{message}");
+    }
+
+    #[test]
+    fn a_key_of_the_wrong_kind_is_refused_without_printing_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = audit_config(dir.path());
+        keygen(&audit).unwrap();
+        let message = load_signing_key(&audit.pseudonym_key).unwrap_err().to_string();
+        assert!(message.contains("PRIVATE KEY"), "{message}");
+        let secret = fs::read_to_string(&audit.pseudonym_key).unwrap();
+        let body = secret.lines().nth(1).unwrap();
+        assert!(!message.contains(body));
+    }
+}

@@ -1,0 +1,168 @@
+//! Storage: connection pools, migrations, and the store traits, one per capability, implemented once
+//! per backend. SQL lives only under this module.
+//!
+//! The backend is chosen by the URL scheme of `database.url`. SQLite (WAL, `synchronous=FULL`) is the
+//! embedded default; PostgreSQL is for production and for several replicas on one database.
+
+mod postgres;
+mod sqlite;
+
+use std::collections::BTreeMap;
+
+use secrecy::ExposeSecret;
+use sqlx::migrate::Migrator;
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+use crate::config::{Backend, DatabaseConfig};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// A storage failure. Messages name the operation, never the data.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached or refused the operation: an outage (fail closed).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// The database has not been migrated to the schema this binary needs.
+    #[error("the database schema is not up to date ({0}); run `sluse migrate --config FILE`")]
+    NotMigrated(String),
+    /// The database was migrated by a newer binary.
+    #[error("the database schema is newer than this binary knows ({0}); upgrade sluse")]
+    NewerSchema(String),
+    /// A migration failed or an applied one was changed.
+    #[error("migration failed: {0}")]
+    Migration(String),
+    /// The database URL is not usable.
+    #[error("invalid `database.url`: {0}")]
+    InvalidUrl(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        // sqlx errors can quote SQL and bound values in some variants; keep only the kind.
+        let kind = match &error {
+            sqlx::Error::Database(db) => format!("database error {}", db.code().unwrap_or_default()),
+            sqlx::Error::PoolTimedOut => "timed out waiting for a connection".to_owned(),
+            sqlx::Error::PoolClosed => "pool closed".to_owned(),
+            sqlx::Error::Io(e) => format!("i/o error: {}", e.kind()),
+            sqlx::Error::Tls(_) => "tls error".to_owned(),
+            sqlx::Error::Protocol(_) => "protocol error".to_owned(),
+            sqlx::Error::RowNotFound => "row not found".to_owned(),
+            sqlx::Error::ColumnDecode { index, .. } => format!("cannot decode column {index}"),
+            sqlx::Error::Configuration(_) => "configuration error".to_owned(),
+            _ => "database error".to_owned(),
+        };
+        StoreError::Unavailable(kind)
+    }
+}
+
+/// The gateway's database, on one of the two backends.
+#[derive(Debug, Clone)]
+pub enum Store {
+    /// Embedded SQLite.
+    Sqlite(SqliteStore),
+    /// PostgreSQL.
+    Postgres(PgStore),
+}
+
+/// How to open the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Open an existing database (serving): a missing SQLite file is an error.
+    Existing,
+    /// Create the SQLite file if it does not exist (`migrate`, `demo`).
+    CreateIfMissing,
+}
+
+impl Store {
+    /// Connects a pool to the configured database.
+    pub async fn connect(config: &DatabaseConfig, mode: OpenMode) -> Result<Store, StoreError> {
+        let url = config.url.expose_secret();
+        match config.backend() {
+            Some(Backend::Sqlite) => Ok(Store::Sqlite(
+                SqliteStore::connect(url, config.max_connections, mode).await?,
+            )),
+            Some(Backend::Postgres) => Ok(Store::Postgres(
+                PgStore::connect(url, config.max_connections).await?,
+            )),
+            None => Err(StoreError::InvalidUrl(
+                "must start with `sqlite://` or `postgres://`".to_owned(),
+            )),
+        }
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Store::Sqlite(_) => Backend::Sqlite,
+            Store::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    fn migrator(&self) -> &'static Migrator {
+        match self {
+            Store::Sqlite(_) => &SQLITE_MIGRATIONS,
+            Store::Postgres(_) => &POSTGRES_MIGRATIONS,
+        }
+    }
+
+    /// Applies every pending migration.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let result = match self {
+            Store::Sqlite(s) => self.migrator().run(s.pool()).await,
+            Store::Postgres(s) => self.migrator().run(s.pool()).await,
+        };
+        result.map_err(|e| StoreError::Migration(e.to_string()))
+    }
+
+    /// Refuses a database that is not exactly at this binary's schema.
+    pub async fn check_schema(&self) -> Result<(), StoreError> {
+        let applied = match self {
+            Store::Sqlite(s) => s.applied_migrations().await?,
+            Store::Postgres(s) => s.applied_migrations().await?,
+        };
+        compare_schema(self.migrator(), &applied)
+    }
+
+    /// A cheap round trip, for `/readyz`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.ping().await,
+            Store::Postgres(s) => s.ping().await,
+        }
+    }
+
+    /// Closes the pool, waiting for connections to be returned.
+    pub async fn close(&self) {
+        match self {
+            Store::Sqlite(s) => s.pool().close().await,
+            Store::Postgres(s) => s.pool().close().await,
+        }
+    }
+}
+
+/// Compares the migrations recorded in the database (version → checksum) with the embedded ones.
+fn compare_schema(migrator: &Migrator, applied: &BTreeMap<i64, Vec<u8>>) -> Result<(), StoreError> {
+    let known: BTreeMap<i64, &[u8]> = migrator
+        .iter()
+        .map(|m| (m.version, m.checksum.as_ref()))
+        .collect();
+    if let Some(newer) = applied.keys().find(|v| !known.contains_key(v)) {
+        return Err(StoreError::NewerSchema(format!("unknown migration {newer}")));
+    }
+    if let Some((version, _)) = known.iter().find(|(v, _)| !applied.contains_key(v)) {
+        return Err(StoreError::NotMigrated(format!("migration {version} is not applied")));
+    }
+    if let Some((version, _)) = known
+        .iter()
+        .find(|(v, checksum)| applied.get(v).is_some_and(|c| c.as_slice() != **checksum))
+    {
+        return Err(StoreError::Migration(format!(
+            "applied migration {version} differs from this binary's"
+        )));
+    }
+    Ok(())
+}
