@@ -2,6 +2,7 @@
 
 mod access;
 mod health;
+mod me;
 pub mod json;
 pub mod problem;
 mod request_log;
@@ -32,6 +33,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/v1/me", get(me::me))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Layers run bottom-up on the way in: the request id and log line wrap everything, so a
