@@ -8,6 +8,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use jiff::civil::Date;
+use serde::de::{self, Deserialize, Deserializer};
 
 /// Why a string is not a CPR number. The messages never contain the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -125,6 +126,65 @@ impl fmt::Debug for Cpr {
 impl fmt::Display for Cpr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[cpr]")
+    }
+}
+
+/// Reads a CPR number from a string through [`Cpr::parse`]. An error names what is wrong, never the
+/// input: even a JSON number is refused without echoing its digits (serde's default message would).
+impl<'de> Deserialize<'de> for Cpr {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        // `deserialize_any`, not `deserialize_str`: with the latter serde_json reports a JSON
+        // number itself ("invalid type: integer `0102031234`") before the visitor sees it.
+        deserializer.deserialize_any(CprVisitor)
+    }
+}
+
+struct CprVisitor;
+
+impl CprVisitor {
+    fn not_a_string<E: de::Error>() -> E {
+        E::custom("expected a CPR number as a string")
+    }
+}
+
+impl de::Visitor<'_> for CprVisitor {
+    type Value = Cpr;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a CPR number as a string")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Cpr, E> {
+        Cpr::parse(v).map_err(E::custom)
+    }
+
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Cpr, E> {
+        let s = std::str::from_utf8(v).map_err(|_| E::custom(CprError::Format))?;
+        self.visit_str(s)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Cpr, E> {
+        Err(Self::not_a_string())
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Cpr, E> {
+        Err(Self::not_a_string())
+    }
+
+    fn visit_i128<E: de::Error>(self, _: i128) -> Result<Cpr, E> {
+        Err(Self::not_a_string())
+    }
+
+    fn visit_u128<E: de::Error>(self, _: u128) -> Result<Cpr, E> {
+        Err(Self::not_a_string())
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Cpr, E> {
+        Err(Self::not_a_string())
+    }
+
+    fn visit_char<E: de::Error>(self, _: char) -> Result<Cpr, E> {
+        Err(E::custom(CprError::Format))
     }
 }
 
@@ -263,6 +323,56 @@ mod tests {
         assert_eq!(CprError::BirthDate.to_string(), "invalid birth date");
         let err = Cpr::parse("310423-1234").unwrap_err();
         assert!(!format!("{err} {err:?}").contains("310423"));
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        #[expect(dead_code, reason = "only deserialized")]
+        subject: Cpr,
+    }
+
+    #[test]
+    fn deserializes_from_a_json_string_in_every_spelling() {
+        for json in [
+            r#""010203-1234""#,
+            r#""0102031234""#,
+            r#""010203 1234""#,
+            r#"" 010203-1234 ""#,
+        ] {
+            let parsed: Cpr = serde_json::from_str(json).unwrap();
+            assert_eq!(parsed.expose_digits(), "0102031234", "{json}");
+        }
+    }
+
+    #[test]
+    fn serde_errors_say_what_is_wrong_without_the_digits() {
+        let cases = [
+            (r#"{"subject": "310423-1234"}"#, "invalid birth date"),
+            (
+                r#"{"subject": "310423-12345"}"#,
+                "expected 10 digits as DDMMYY-SSSS",
+            ),
+            (
+                r#"{"subject": 3104231234}"#,
+                "expected a CPR number as a string",
+            ),
+            (
+                r#"{"subject": -3104231234}"#,
+                "expected a CPR number as a string",
+            ),
+            (
+                r#"{"subject": 3104231234.5}"#,
+                "expected a CPR number as a string",
+            ),
+            (r#"{"subject": ["3104231234"]}"#, "a CPR number as a string"),
+        ];
+        for (json, message) in cases {
+            let err = serde_json::from_str::<Body>(json).unwrap_err().to_string();
+            assert!(err.contains(message), "{json}: {err}");
+            assert!(!err.contains("310423"), "{json}: {err}");
+            assert!(!err.contains("1234"), "{json}: {err}");
+        }
     }
 
     #[test]
