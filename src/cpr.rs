@@ -1,16 +1,19 @@
 //! The Danish CPR number (personnummer): parsed once at the edge, never printed.
 //!
-//! A [`Cpr`] can only be built by [`Cpr::parse`], which checks the shape and the birth date (with
-//! the century taken from the 7th digit). Its `Debug` and `Display` print a mask, and no error in
-//! this module echoes the input, so a CPR number cannot leak into a log line by accident.
+//! A `Cpr` can only be built by `Cpr::parse`, which checks the shape and the birth date (with the
+//! century taken from the 7th digit). Its `Debug` and `Display` print a mask, and no error in this
+//! module echoes the input, so a CPR number cannot leak into a log line by accident. Logs and
+//! statistics use a keyed `Pseudonym` instead.
 
 use std::fmt;
 use std::str::FromStr;
 
 use jiff::civil::Date;
-use serde::de::{self, Deserialize, Deserializer};
+use ring::hmac;
+use serde::{Deserialize, Deserializer, Serialize, de};
 
-/// Why a string is not a CPR number. The messages never contain the input.
+/// Why a string is not a CPR number, or a key cannot pseudonymise one. The messages never contain
+/// the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CprError {
     /// Not 10 digits, optionally split after the 6th by one dash or one space.
@@ -20,12 +23,15 @@ pub enum CprError {
     /// non-leap year once the century is known).
     #[error("invalid birth date")]
     BirthDate,
+    /// A [`PseudonymKey`] shorter than [`PSEUDONYM_KEY_MIN_LEN`] bytes.
+    #[error("pseudonym key must be at least 32 bytes")]
+    KeyTooShort,
 }
 
 /// A valid Danish CPR number.
 ///
 /// `Debug` prints `Cpr(**********)` and `Display` prints `[cpr]`; the digits are reachable only
-/// through the crate-internal [`Cpr::expose_digits`]. There is deliberately no `Serialize`.
+/// through the crate-internal `Cpr::expose_digits`. There is deliberately no `Serialize`.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Cpr {
     // INVARIANT: exactly 10 ASCII digits, the canonical form without a separator, and `birth`
@@ -82,6 +88,14 @@ impl Cpr {
             years -= 1;
         }
         u32::try_from(years).unwrap_or(0)
+    }
+
+    /// The keyed pseudonym for logs and statistics: the same for every spelling of the number and
+    /// the same key, unlinkable to the number without the key.
+    pub fn pseudonym(&self, key: &PseudonymKey) -> Pseudonym {
+        // The HMAC is over the canonical digits, so `010203-1234` and `0102031234` agree.
+        let tag = hmac::sign(&key.0, self.expose_digits().as_bytes());
+        Pseudonym::from_tag(tag.as_ref())
     }
 
     /// The canonical 10 digits, without a separator. Sensitive: only for keyed hashing and for
@@ -185,6 +199,64 @@ impl de::Visitor<'_> for CprVisitor {
 
     fn visit_char<E: de::Error>(self, _: char) -> Result<Cpr, E> {
         Err(E::custom(CprError::Format))
+    }
+}
+
+/// The shortest accepted [`PseudonymKey`], in bytes: the output size of SHA-256.
+pub const PSEUDONYM_KEY_MIN_LEN: usize = 32;
+
+/// The secret key for [`Cpr::pseudonym`] (HMAC-SHA256). `Debug` prints no key material.
+#[derive(Clone)]
+pub struct PseudonymKey(hmac::Key);
+
+impl PseudonymKey {
+    /// Uses `bytes` as an HMAC-SHA256 key. At least [`PSEUDONYM_KEY_MIN_LEN`] bytes, so that an
+    /// empty or truncated secret in the configuration is refused at start-up.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CprError> {
+        if bytes.len() < PSEUDONYM_KEY_MIN_LEN {
+            return Err(CprError::KeyTooShort);
+        }
+        Ok(Self(hmac::Key::new(hmac::HMAC_SHA256, bytes)))
+    }
+}
+
+impl fmt::Debug for PseudonymKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PseudonymKey(..)")
+    }
+}
+
+/// A keyed pseudonym of a CPR number: `ps_` followed by the HMAC-SHA256 of the canonical 10 digits
+/// in 64 lowercase hex digits. Safe to log and to export for statistics; a new key gives every
+/// subject a new pseudonym.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Pseudonym(String);
+
+impl Pseudonym {
+    /// The prefix that marks a string as a pseudonym rather than an identifier.
+    pub const PREFIX: &'static str = "ps_";
+
+    fn from_tag(tag: &[u8]) -> Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = String::with_capacity(Self::PREFIX.len() + 2 * tag.len());
+        out.push_str(Self::PREFIX);
+        for &byte in tag {
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        }
+        Self(out)
+    }
+
+    /// The pseudonym as text, e.g. for a log field or a statistics export.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Pseudonym {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
@@ -373,6 +445,58 @@ mod tests {
             assert!(!err.contains("310423"), "{json}: {err}");
             assert!(!err.contains("1234"), "{json}: {err}");
         }
+    }
+
+    fn key(byte: u8) -> PseudonymKey {
+        PseudonymKey::from_bytes(&[byte; PSEUDONYM_KEY_MIN_LEN]).unwrap()
+    }
+
+    #[test]
+    fn the_pseudonym_is_prefixed_lowercase_hex_hmac_sha256_of_the_canonical_digits() {
+        // Known answer, from Python: hmac.new(bytes(range(32)), b"0102031234", "sha256").
+        let key: Vec<u8> = (0..32).collect();
+        let key = PseudonymKey::from_bytes(&key).unwrap();
+        let pseudonym = cpr("010203-1234").pseudonym(&key);
+        assert_eq!(
+            pseudonym.as_str(),
+            "ps_fcf66987641587e917b1418042e595417b79d689423149e06057c68ce57da059"
+        );
+        assert_eq!(pseudonym.to_string(), pseudonym.as_str());
+    }
+
+    #[test]
+    fn the_pseudonym_is_the_same_for_every_spelling_and_differs_by_key_and_number() {
+        let spellings = ["010203-1234", "0102031234", "010203 1234"];
+        let pseudonyms: Vec<_> = spellings.map(|s| cpr(s).pseudonym(&key(1))).into();
+        assert!(pseudonyms.iter().all(|p| *p == pseudonyms[0]));
+        assert_ne!(cpr("010203-1234").pseudonym(&key(2)), pseudonyms[0]);
+        assert_ne!(cpr("010203-1235").pseudonym(&key(1)), pseudonyms[0]);
+    }
+
+    #[test]
+    fn a_pseudonym_round_trips_through_json_as_a_plain_string() {
+        let pseudonym = cpr("010203-1234").pseudonym(&key(1));
+        let json = serde_json::to_string(&pseudonym).unwrap();
+        assert_eq!(json, format!("\"{}\"", pseudonym.as_str()));
+        assert_eq!(serde_json::from_str::<Pseudonym>(&json).unwrap(), pseudonym);
+    }
+
+    #[test]
+    fn a_pseudonym_key_needs_32_bytes_and_its_debug_shows_nothing() {
+        assert_eq!(
+            PseudonymKey::from_bytes(&[7; 31]).map(|_| ()),
+            Err(CprError::KeyTooShort)
+        );
+        assert_eq!(
+            PseudonymKey::from_bytes(&[]).map(|_| ()),
+            Err(CprError::KeyTooShort)
+        );
+        assert!(PseudonymKey::from_bytes(&[7; 64]).is_ok());
+        assert_eq!(format!("{:?}", key(7)), "PseudonymKey(..)");
+        assert_eq!(
+            CprError::KeyTooShort.to_string(),
+            "pseudonym key must be at least 32 bytes"
+        );
     }
 
     #[test]
