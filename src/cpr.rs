@@ -248,6 +248,11 @@ impl Pseudonym {
         Self(out)
     }
 
+    /// A pseudonym read back from storage, where only pseudonyms are ever written.
+    pub fn from_stored(text: String) -> Self {
+        Self(text)
+    }
+
     /// The pseudonym as text, e.g. for a log field or a statistics export.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -4,6 +4,7 @@
 //! The backend is chosen by the URL scheme of `database.url`. SQLite (WAL, `synchronous=FULL`) is the
 //! embedded default; PostgreSQL is for production and for several replicas on one database.
 
+mod assignments;
 mod postgres;
 mod sqlite;
 
@@ -35,6 +36,12 @@ pub enum StoreError {
     /// A migration failed or an applied one was changed.
     #[error("migration failed: {0}")]
     Migration(String),
+    /// The write conflicts with a row that exists (a unique rule of the schema).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A stored value could not be read back (a corrupt or hand-edited row).
+    #[error("stored data is not valid: {0}")]
+    Corrupt(String),
     /// The database URL is not usable.
     #[error("invalid `database.url`: {0}")]
     InvalidUrl(String),
@@ -44,6 +51,9 @@ impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
         // sqlx errors can quote SQL and bound values in some variants; keep only the kind.
         let kind = match &error {
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                return StoreError::Conflict("a row with the same key exists".to_owned());
+            }
             sqlx::Error::Database(db) => format!("database error {}", db.code().unwrap_or_default()),
             sqlx::Error::PoolTimedOut => "timed out waiting for a connection".to_owned(),
             sqlx::Error::PoolClosed => "pool closed".to_owned(),

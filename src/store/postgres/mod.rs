@@ -7,6 +7,8 @@ use sqlx::{
     postgres::{PgConnectOptions, PgPool, PgPoolOptions},
 };
 
+mod assignments;
+
 use super::StoreError;
 
 /// A pool of PostgreSQL connections.

@@ -8,6 +8,8 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous},
 };
 
+mod assignments;
+
 use super::{OpenMode, StoreError};
 
 /// A pool of SQLite connections.
