@@ -543,4 +543,139 @@ mod tests {
         assert_eq!(number.age_on(date(1999, 12, 30)), 99);
         assert_eq!(number.age_on(date(1999, 12, 31)), 100);
     }
+
+    mod properties {
+        use jiff::civil::{Date, date};
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        /// The 7th digits that may encode a birth in `year`, written from the rule in the issue
+        /// rather than from `birth_year`, so the two check each other.
+        fn sevenths_for(year: i16) -> Vec<u8> {
+            match year {
+                1858..=1899 => vec![5, 6, 7, 8],
+                1900..=1936 => vec![0, 1, 2, 3],
+                1937..=1999 => vec![0, 1, 2, 3, 4, 9],
+                2000..=2036 => vec![4, 5, 6, 7, 8, 9],
+                2037..=2057 => vec![5, 6, 7, 8],
+                _ => vec![],
+            }
+        }
+
+        /// Any CPR number that can exist: its canonical digits and its birth date.
+        fn valid_cpr() -> impl Strategy<Value = (String, Date)> {
+            // Half of the years at the edges of the century rule, where mistakes would hide.
+            let edges = [
+                1858, 1899, 1900, 1936, 1937, 1957, 1958, 1999, 2000, 2036, 2037, 2057,
+            ];
+            let year = prop_oneof![1858i16..=2057, prop::sample::select(edges.to_vec())];
+            (year, 1i8..=12, 0i8..31)
+                .prop_map(|(year, month, day0)| {
+                    let first = date(year, month, 1);
+                    date(year, month, 1 + day0 % first.days_in_month())
+                })
+                .prop_flat_map(|birth| {
+                    let sevenths = prop::sample::select(sevenths_for(birth.year()));
+                    (Just(birth), sevenths, 0u16..=999)
+                })
+                .prop_map(|(birth, seventh, rest)| {
+                    let (d, m, yy) = (birth.day(), birth.month(), birth.year() % 100);
+                    (format!("{d:02}{m:02}{yy:02}{seventh}{rest:03}"), birth)
+                })
+        }
+
+        fn spellings(digits: &str) -> [String; 4] {
+            let (date_part, serial) = digits.split_at(6);
+            [
+                format!("{date_part}-{serial}"),
+                digits.to_owned(),
+                format!("{date_part} {serial}"),
+                format!(" \t{date_part}-{serial}\n"),
+            ]
+        }
+
+        /// Everything a log line could show of a parse attempt on `input`.
+        fn printed(input: &str) -> String {
+            let parsed = match Cpr::parse(input) {
+                Ok(cpr) => format!("{cpr:?} {cpr} {:?}", Some(&cpr)),
+                Err(err) => format!("{err:?} {err}"),
+            };
+            let json = serde_json::to_string(input).unwrap();
+            let from_json = match serde_json::from_str::<Cpr>(&json) {
+                Ok(cpr) => format!("{cpr:?}"),
+                Err(err) => format!("{err:?} {err}"),
+            };
+            format!("{parsed} {from_json}")
+        }
+
+        proptest! {
+            #[test]
+            fn every_spelling_of_a_valid_number_parses_back((digits, birth) in valid_cpr()) {
+                for spelling in spellings(&digits) {
+                    let cpr = Cpr::parse(&spelling).unwrap();
+                    prop_assert_eq!(cpr.birth_date(), birth);
+                    prop_assert_eq!(cpr.expose_digits(), digits.as_str());
+                }
+            }
+
+            #[test]
+            fn nothing_printed_contains_the_digits(
+                (valid, _) in valid_cpr(),
+                noise in "[0-9]{10}",
+                separator in prop::sample::select(vec!["", "-", " ", "--", "/", "  "]),
+            ) {
+                for digits in [&valid, &noise] {
+                    let (date_part, serial) = digits.split_at(6);
+                    let input = format!("{date_part}{separator}{serial}");
+                    let shown = printed(&input);
+                    prop_assert!(!shown.contains(date_part), "{}", shown);
+                    prop_assert!(!shown.contains(serial), "{}", shown);
+                }
+                let number = serde_json::from_str::<Cpr>(&noise).unwrap_err().to_string();
+                prop_assert!(!number.contains(&noise[..6]), "{}", number);
+            }
+
+            #[test]
+            fn parse_never_panics_and_accepts_only_ten_digits(
+                input in prop_oneof![any::<String>(), "[0-9 \\-]{0,14}", "\\s*[0-9]{6}.[0-9]{4}\\s*"],
+            ) {
+                if let Ok(cpr) = Cpr::parse(&input) {
+                    let digits = cpr.expose_digits();
+                    prop_assert_eq!(digits.len(), 10);
+                    prop_assert!(digits.bytes().all(|b| b.is_ascii_digit()));
+                    let squeezed: String = input.trim().chars().filter(|c| !matches!(c, '-' | ' ')).collect();
+                    prop_assert_eq!(squeezed.as_str(), digits);
+                }
+            }
+
+            #[test]
+            fn the_pseudonym_ignores_the_spelling_and_depends_on_the_key(
+                (digits, _) in valid_cpr(),
+                key_a in prop::collection::vec(any::<u8>(), 32..64),
+                key_b in prop::collection::vec(any::<u8>(), 32..64),
+            ) {
+                prop_assume!(key_a != key_b);
+                let key_a = PseudonymKey::from_bytes(&key_a).unwrap();
+                let key_b = PseudonymKey::from_bytes(&key_b).unwrap();
+                let expected = Cpr::parse(&digits).unwrap().pseudonym(&key_a);
+                for spelling in spellings(&digits) {
+                    prop_assert_eq!(&Cpr::parse(&spelling).unwrap().pseudonym(&key_a), &expected);
+                }
+                prop_assert_ne!(Cpr::parse(&digits).unwrap().pseudonym(&key_b), expected);
+            }
+
+            #[test]
+            fn age_goes_up_by_one_on_each_birthday((digits, birth) in valid_cpr(), years in 1i16..=120) {
+                let cpr = Cpr::parse(&digits).unwrap();
+                let year = birth.year() + years;
+                // 29 February in a non-leap year: the birthday is 1 March.
+                let birthday = Date::new(year, birth.month(), birth.day())
+                    .unwrap_or_else(|_| date(year, 3, 1));
+                let expected = u32::from(years.unsigned_abs());
+                prop_assert_eq!(cpr.age_on(birthday), expected);
+                prop_assert_eq!(cpr.age_on(birthday.yesterday().unwrap()), expected - 1);
+            }
+        }
+    }
 }
