@@ -18,6 +18,10 @@ pub mod keys;
 pub mod auth;
 /// Policy bundle: files on disk → typed, validated PolicyBundle; the pure decide().
 pub mod policy;
+/// The consent registry: consents, receipts, withdrawals.
+pub mod consent;
+/// Contact-person assignments: who has a need to know.
+pub mod registry;
 /// Storage: pools, migrations, one store trait per capability, SQLite and PostgreSQL.
 pub mod store;
 /// The HTTP API: router, handlers, problem+json errors.

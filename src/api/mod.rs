@@ -1,11 +1,14 @@
 //! The HTTP API: the router, thin handlers, and the one place errors become problem+json.
 
 mod access;
+mod assignments;
+mod consents;
 mod health;
 mod me;
 pub mod json;
 pub mod problem;
 mod request_log;
+mod subject;
 
 use std::time::Duration;
 
@@ -15,7 +18,7 @@ use axum::{
     http::StatusCode,
     middleware,
     response::IntoResponse,
-    routing::get,
+    routing::{get, post},
 };
 use tower_http::{limit::RequestBodyLimitLayer, timeout::TimeoutLayer};
 
@@ -34,6 +37,12 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/v1/me", get(me::me))
+        .route("/v1/assignments", post(assignments::create))
+        .route("/v1/assignments/query", post(assignments::query))
+        .route("/v1/assignments/{id}/end", post(assignments::end))
+        .route("/v1/consents", post(consents::record))
+        .route("/v1/consents/query", post(consents::query))
+        .route("/v1/consents/{id}/withdraw", post(consents::withdraw))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Layers run bottom-up on the way in: the request id and log line wrap everything, so a

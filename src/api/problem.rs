@@ -174,6 +174,17 @@ impl ApiError {
     }
 }
 
+impl From<crate::store::StoreError> for ApiError {
+    fn from(error: crate::store::StoreError) -> Self {
+        use crate::store::StoreError;
+        match error {
+            StoreError::Conflict(d) => ApiError::Conflict(d),
+            // Every other store failure is an outage as far as the caller is concerned: fail closed.
+            other => ApiError::Unavailable(other.to_string()),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let problem = self.to_problem();

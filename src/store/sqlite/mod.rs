@@ -9,6 +9,7 @@ use sqlx::{
 };
 
 mod assignments;
+mod consents;
 
 use super::{OpenMode, StoreError};
 
