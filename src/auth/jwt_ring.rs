@@ -52,6 +52,15 @@ pub fn install() -> Result<(), ProviderError> {
     }
 }
 
+/// [`install`] for constructors that cannot fail: another provider (only possible if some other code
+/// installed one) still verifies tokens, so it is logged rather than refused. Start-up calls
+/// [`check_installed`] to refuse it.
+pub(crate) fn install_or_warn() {
+    if let Err(err) = install() {
+        tracing::warn!(%err, "jsonwebtoken crypto provider");
+    }
+}
+
 /// Checks at start-up that a jsonwebtoken provider is installed, so a misbuilt binary fails fast
 /// instead of at the first request.
 pub fn check_installed() -> Result<(), ProviderError> {

@@ -1,14 +1,23 @@
 //! Identity: bearer JWTs verified against the configured issuers' JWKS, and TLS set-up.
+//!
+//! - [`jwt_ring`]: the ring-backed crypto provider jsonwebtoken 12 needs; installed at start-up.
+//! - `jwks`: an issuer's public keys, by `kid`, each with the algorithms it may verify.
+//! - `verify`: [`TokenVerifier`] turns a bearer token into a [`Principal`] or an [`AuthError`] (401).
+//! - `cache`: verified tokens by SHA-256 digest, never served past their `exp`.
+//! - `issuer`: [`DemoIssuer`], an Ed25519 key that mints tokens for the demo and tests.
 
 mod cache;
+mod issuer;
 mod jwks;
 pub mod jwt_ring;
+mod pem;
 mod principal;
 #[cfg(test)]
 mod test_keys;
 mod verify;
 
 pub use cache::CacheStats;
+pub use issuer::{DemoIssuer, IssuerError, TokenClaims};
 pub use jwks::{Jwks, JwksError, JwksKey, JwksProblem, KeyProblem};
 pub use principal::{Principal, Role};
 pub use verify::{

@@ -128,9 +128,7 @@ impl TokenVerifier {
     /// refuse duplicates). Installs the ring JWT provider if none is installed yet.
     pub fn new(issuers: Vec<IssuerKeys>, departments: HashSet<String>) -> Self {
         // jsonwebtoken panics on the first decode without a provider; make sure there is one.
-        if let Err(err) = jwt_ring::install() {
-            tracing::warn!(%err, "jsonwebtoken crypto provider");
-        }
+        jwt_ring::install_or_warn();
         TokenVerifier {
             issuers,
             departments,
