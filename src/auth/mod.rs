@@ -5,6 +5,14 @@
 //! - `verify`: [`TokenVerifier`] turns a bearer token into a [`Principal`] or an [`AuthError`] (401).
 //! - `cache`: verified tokens by SHA-256 digest, never served past their `exp`.
 //! - `issuer`: [`DemoIssuer`], an Ed25519 key that mints tokens for the demo and tests.
+//! - `tls`: [`server_config`], the rustls server set-up on ring, with optional mTLS.
+//!
+//! [`jwt_ring`]: crate::auth::jwt_ring
+//! [`TokenVerifier`]: crate::auth::TokenVerifier
+//! [`Principal`]: crate::auth::Principal
+//! [`AuthError`]: crate::auth::AuthError
+//! [`DemoIssuer`]: crate::auth::DemoIssuer
+//! [`server_config`]: crate::auth::server_config
 
 mod cache;
 mod issuer;
@@ -14,12 +22,14 @@ mod pem;
 mod principal;
 #[cfg(test)]
 mod test_keys;
+mod tls;
 mod verify;
 
 pub use cache::CacheStats;
 pub use issuer::{DemoIssuer, IssuerError, TokenClaims};
 pub use jwks::{Jwks, JwksError, JwksKey, JwksProblem, KeyProblem};
 pub use principal::{Principal, Role};
+pub use tls::{TlsError, server_config};
 pub use verify::{
     AuthError, DEFAULT_CACHE_CAPACITY, IssuerKeys, LEEWAY_SECONDS, MAX_TOKEN_BYTES, TokenVerifier,
 };
