@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::pem::{describe_error, to_pem};
-use super::{Jwks, JwksError, Role, jwt_ring};
+use super::{IssuerKeys, Jwks, JwksError, Role, jwt_ring};
 
 /// An Ed25519 signing key with its `kid`, minting demo and test tokens.
 pub struct DemoIssuer {
@@ -181,6 +181,15 @@ impl DemoIssuer {
         Jwks::from_json(self.jwks_json().as_bytes())
     }
 
+    /// The verifier's view of this issuer: its `iss`, the audience, and its public keys.
+    pub fn issuer_keys(&self, issuer: &str, audience: &str) -> Result<IssuerKeys, JwksError> {
+        Ok(IssuerKeys {
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            keys: self.jwks()?,
+        })
+    }
+
     /// Signs a token with these claims.
     pub fn mint(&self, claims: &TokenClaims) -> Result<String, IssuerError> {
         self.sign(&WireClaims {
@@ -229,7 +238,7 @@ mod tests {
     use base64::engine::general_purpose::STANDARD;
 
     use super::*;
-    use crate::auth::{AuthError, IssuerKeys, Principal, TokenVerifier, test_keys};
+    use crate::auth::{AuthError, Principal, TokenVerifier, test_keys};
 
     const ISS: &str = "https://demo.sluse.invalid";
 

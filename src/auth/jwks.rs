@@ -220,13 +220,14 @@ impl Jwks {
 fn parse_key(entry: &Value) -> Result<Option<(String, JwksKey)>, KeyProblem> {
     let field = |name| entry.get(name).and_then(Value::as_str);
     let kty = field("kty").ok_or(KeyProblem::Malformed("no `kty`"))?;
-    // Keys published for encryption are not ours to refuse: identity providers list them in the
-    // same set. They are simply not signature keys.
-    if field("use").is_some_and(|u| u != "sig") || !key_ops_allow_verify(entry) {
-        return Ok(None);
-    }
+    // A shared secret never belongs in an issuer's public key set, whatever it says it is for.
     if kty == "oct" {
         return Err(KeyProblem::Symmetric);
+    }
+    // Public keys published for encryption are not ours to refuse: identity providers list them
+    // in the same set. They are simply not signature keys.
+    if field("use").is_some_and(|u| u != "sig") || !key_ops_allow_verify(entry) {
+        return Ok(None);
     }
     let kid = match field("kid") {
         Some(kid) if !kid.is_empty() => kid.to_owned(),
@@ -488,6 +489,15 @@ mod tests {
         );
         assert!(!message.contains(&secret));
         assert!(!format!("{err:?}").contains(&secret));
+        // Also when it claims to be for encryption only.
+        let enc = json!({"kty": "oct", "k": secret, "kid": "h", "use": "enc"});
+        assert!(matches!(
+            problem(vec![ed25519_jwk("ed"), enc]),
+            JwksProblem::Key {
+                index: 1,
+                problem: KeyProblem::Symmetric
+            }
+        ));
     }
 
     #[test]

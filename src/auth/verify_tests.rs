@@ -354,6 +354,21 @@ fn a_kid_of_another_issuer_is_refused() {
     assert!(verifier.verify(&theirs.jwt(&own), now()).is_ok());
 }
 
+#[test]
+fn keys_offered_in_the_token_header_are_ignored() {
+    // `jwk`, `jku` and `x5u` would let the token bring its own key; only the configured JWKS counts.
+    let ours = TestKey::ed25519("ours");
+    let attacker = TestKey::ed25519("ours");
+    let header = json!({
+        "alg": "EdDSA", "kid": "ours", "jwk": attacker.jwk, "jku": "https://attacker.example/jwks",
+    });
+    let token = attacker.raw_jwt(&header, &valid_claims());
+    assert_eq!(
+        verifier(&[&ours]).verify(&token, now()),
+        Err(AuthError::InvalidSignature)
+    );
+}
+
 // --- refused: signature --------------------------------------------------------------------------
 
 #[test]
@@ -674,6 +689,12 @@ fn refused_tokens_are_not_cached() {
             entries: 0
         }
     );
+}
+
+#[test]
+fn a_verifier_can_be_shared_between_threads() {
+    fn shared<T: Send + Sync + 'static>() {}
+    shared::<TokenVerifier>();
 }
 
 // --- errors --------------------------------------------------------------------------------------
