@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jiff::Timestamp;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use ring::digest;
 use ring::rand::SystemRandom;
@@ -20,7 +19,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::pem::{describe_error, to_pem};
-use super::{IssuerKeys, Jwks, JwksError, Role, jwt_ring};
+use super::{IssuerKeys, Jwks, JwksError, jwt_ring};
 
 /// An Ed25519 signing key with its `kid`, minting demo and test tokens.
 pub struct DemoIssuer {
@@ -30,34 +29,14 @@ pub struct DemoIssuer {
     key: EncodingKey,
 }
 
-/// The claims of a token minted by a [`DemoIssuer`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenClaims {
-    /// `iss`: must match the configured issuer.
-    pub iss: String,
-    /// `aud`: must contain the configured audience.
-    pub aud: String,
-    /// `sub`: the acting person or system.
-    pub sub: String,
-    /// `dept`: a department id.
-    pub dept: String,
-    /// `role`.
-    pub role: Role,
-    /// `iat`: when the token was issued.
-    pub iat: Timestamp,
-    /// `exp`: when the token expires.
-    pub exp: Timestamp,
-}
-
-/// The JSON form of [`TokenClaims`], with NumericDate seconds.
+/// The claims of a minted token (NumericDate seconds for `exp`).
 #[derive(Serialize)]
-struct WireClaims<'a> {
+struct MintClaims<'a> {
     iss: &'a str,
     aud: &'a str,
     sub: &'a str,
     dept: &'a str,
-    role: Role,
-    iat: i64,
+    role: &'a str,
     exp: i64,
 }
 
@@ -142,15 +121,18 @@ impl DemoIssuer {
         file.sync_all().map_err(write_error)
     }
 
+    /// Generates a new key and saves it to `path` (which must not exist yet).
+    pub fn generate_to(path: &Path) -> Result<DemoIssuer, IssuerError> {
+        let issuer = DemoIssuer::generate()?;
+        issuer.save(path)?;
+        Ok(issuer)
+    }
+
     /// Loads the key at `path`, or generates one and saves it there if the file does not exist.
     pub fn load_or_generate(path: &Path) -> Result<DemoIssuer, IssuerError> {
         match fs::metadata(path) {
             Ok(_) => DemoIssuer::load(path),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                let issuer = DemoIssuer::generate()?;
-                issuer.save(path)?;
-                Ok(issuer)
-            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => DemoIssuer::generate_to(path),
             Err(e) => Err(IssuerError::Read {
                 path: path.to_owned(),
                 problem: e.to_string(),
@@ -190,16 +172,24 @@ impl DemoIssuer {
         })
     }
 
-    /// Signs a token with these claims.
-    pub fn mint(&self, claims: &TokenClaims) -> Result<String, IssuerError> {
-        self.sign(&WireClaims {
-            iss: &claims.iss,
-            aud: &claims.aud,
-            sub: &claims.sub,
-            dept: &claims.dept,
-            role: claims.role,
-            iat: claims.iat.as_second(),
-            exp: claims.exp.as_second(),
+    /// Signs a token for a principal: `iss`, `aud`, `sub`, `dept`, `role` (as on the wire, so
+    /// tests can mint unknown roles too) and `exp` in seconds since the Unix epoch.
+    pub fn mint(
+        &self,
+        iss: &str,
+        aud: &str,
+        sub: &str,
+        dept: &str,
+        role: &str,
+        exp: i64,
+    ) -> Result<String, IssuerError> {
+        self.sign(&MintClaims {
+            iss,
+            aud,
+            sub,
+            dept,
+            role,
+            exp,
         })
     }
 
@@ -232,58 +222,55 @@ fn thumbprint(public_key: &[u8]) -> String {
 mod tests {
     use std::collections::HashSet;
 
-    use jiff::SignedDuration;
+    use base64::engine::general_purpose::STANDARD;
+    use jiff::Timestamp;
     use serde_json::Value;
 
-    use base64::engine::general_purpose::STANDARD;
-
     use super::*;
-    use crate::auth::{AuthError, Principal, TokenVerifier, test_keys};
+    use crate::auth::{AuthError, Principal, Role, TokenVerifier, test_keys};
 
     const ISS: &str = "https://demo.sluse.invalid";
+    const NOW: i64 = 1_796_040_000;
 
-    fn now() -> Timestamp {
-        Timestamp::from_second(1_796_040_000).unwrap()
-    }
-
-    fn claims() -> TokenClaims {
-        TokenClaims {
-            iss: ISS.into(),
-            aud: "sluse".into(),
-            sub: "demo-school".into(),
-            dept: "school".into(),
-            role: Role::School,
-            iat: now(),
-            exp: now() + SignedDuration::from_hours(1),
-        }
+    fn mint(issuer: &DemoIssuer, role: &str) -> String {
+        issuer
+            .mint(ISS, "sluse", "demo-school", "school", role, NOW + 3600)
+            .unwrap()
     }
 
     fn verifier_for(issuer: &DemoIssuer) -> TokenVerifier {
-        let keys = IssuerKeys {
-            issuer: ISS.into(),
-            audience: "sluse".into(),
-            keys: issuer.jwks().unwrap(),
-        };
+        let keys = issuer.issuer_keys(ISS, "sluse").unwrap();
         TokenVerifier::new(vec![keys], HashSet::from(["school".to_owned()]))
+    }
+
+    fn at(seconds: i64) -> Timestamp {
+        Timestamp::from_second(seconds).unwrap()
     }
 
     #[test]
     fn minted_tokens_verify_against_the_published_jwks() {
         let issuer = DemoIssuer::generate().unwrap();
-        let token = issuer.mint(&claims()).unwrap();
-        let principal = verifier_for(&issuer).verify(&token, now()).unwrap();
+        let token = mint(&issuer, "school");
+        let principal = verifier_for(&issuer).verify(&token, at(NOW)).unwrap();
+        let expected = Principal {
+            sub: "demo-school".into(),
+            dept: "school".into(),
+            role: Role::School,
+        };
+        assert_eq!(principal, expected);
         assert_eq!(
-            principal,
-            Principal {
-                sub: "demo-school".into(),
-                dept: "school".into(),
-                role: Role::School
-            }
-        );
-        let late = now() + SignedDuration::from_hours(2);
-        assert_eq!(
-            verifier_for(&issuer).verify(&token, late),
+            verifier_for(&issuer).verify(&token, at(NOW + 7200)),
             Err(AuthError::Expired)
+        );
+    }
+
+    #[test]
+    fn unknown_roles_can_be_minted_for_negative_tests() {
+        let issuer = DemoIssuer::generate().unwrap();
+        let token = mint(&issuer, "superuser");
+        assert_eq!(
+            verifier_for(&issuer).verify(&token, at(NOW)),
+            Err(AuthError::UnknownRole)
         );
     }
 
@@ -316,17 +303,16 @@ mod tests {
     fn a_saved_key_loads_back_and_is_never_overwritten() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("issuer.key");
-        let issuer = DemoIssuer::generate().unwrap();
-        issuer.save(&path).unwrap();
+        let issuer = DemoIssuer::generate_to(&path).unwrap();
         let loaded = DemoIssuer::load(&path).unwrap();
         assert_eq!(loaded.kid(), issuer.kid());
         assert!(
             verifier_for(&issuer)
-                .verify(&loaded.mint(&claims()).unwrap(), now())
+                .verify(&mint(&loaded, "school"), at(NOW))
                 .is_ok()
         );
 
-        let err = DemoIssuer::generate().unwrap().save(&path).unwrap_err();
+        let err = DemoIssuer::generate_to(&path).unwrap_err();
         assert!(matches!(err, IssuerError::Write { .. }), "{err}");
         assert_eq!(DemoIssuer::load(&path).unwrap().kid(), issuer.kid());
         #[cfg(unix)]
@@ -342,7 +328,7 @@ mod tests {
     #[test]
     fn load_or_generate_creates_once_then_reuses() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("demo-issuer.pem");
+        let path = dir.path().join("demo-issuer.key");
         let first = DemoIssuer::load_or_generate(&path).unwrap();
         let second = DemoIssuer::load_or_generate(&path).unwrap();
         assert_eq!(first.kid(), second.kid());
@@ -353,7 +339,7 @@ mod tests {
         let issuer = DemoIssuer::from_pkcs8(&test_keys::ed25519_pkcs8_v1()).unwrap();
         assert!(
             verifier_for(&issuer)
-                .verify(&issuer.mint(&claims()).unwrap(), now())
+                .verify(&mint(&issuer, "school"), at(NOW))
                 .is_ok()
         );
     }
@@ -382,26 +368,5 @@ mod tests {
         let shown = format!("{issuer:?}");
         assert!(shown.contains(issuer.kid()));
         assert!(!shown.contains(&STANDARD.encode(issuer.key.as_bytes())[..20]));
-    }
-
-    #[test]
-    fn arbitrary_claims_can_be_signed_for_negative_tests() {
-        let issuer = DemoIssuer::generate().unwrap();
-        let mut wire = serde_json::to_value(WireClaims {
-            iss: ISS,
-            aud: "sluse",
-            sub: "x",
-            dept: "school",
-            role: Role::School,
-            iat: now().as_second(),
-            exp: now().as_second() + 60,
-        })
-        .unwrap();
-        wire["role"] = json!("superuser");
-        let token = issuer.sign(&wire).unwrap();
-        assert_eq!(
-            verifier_for(&issuer).verify(&token, now()),
-            Err(AuthError::UnknownRole)
-        );
     }
 }

@@ -5,13 +5,13 @@ use ring::signature::Ed25519KeyPair;
 use rustls_pki_types::PrivatePkcs8KeyDer;
 use rustls_pki_types::pem::PemObject;
 
-/// A 2048-bit RSA key in PKCS#8 PEM, generated with `openssl genpkey` for tests.
+/// The test suite's RSA key (PKCS#8 PEM), shared with the integration tests.
 /// TEST ONLY: ring cannot generate RSA keys, so tests of RS256/PS256 use this fixed key.
-const RSA_2048_TEST_ONLY_PEM: &str = include_str!("testdata/rsa-2048-TEST-ONLY.pk8.pem");
+const RSA_TEST_ONLY_PEM: &str = include_str!("../../tests/fixtures/TEST-ONLY-rsa-key.pem");
 
 /// The test RSA key as PKCS#8 DER.
 pub(crate) fn rsa_pkcs8() -> Vec<u8> {
-    PrivatePkcs8KeyDer::from_pem_slice(RSA_2048_TEST_ONLY_PEM.as_bytes())
+    PrivatePkcs8KeyDer::from_pem_slice(RSA_TEST_ONLY_PEM.as_bytes())
         .unwrap()
         .secret_pkcs8_der()
         .to_vec()

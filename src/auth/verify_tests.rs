@@ -224,12 +224,12 @@ fn tokens_signed_by_jsonwebtoken_are_accepted() {
     }
 }
 
-/// Signed outside Rust with OpenSSL 3 (`openssl dgst -sha256 -sign` with the test RSA key;
+/// Signed outside Rust with OpenSSL 3 (`openssl dgst -sha256 -sign` with `tests/fixtures/TEST-ONLY-rsa-key.pem`;
 /// `openssl pkeyutl -sign -rawin` with a throw-away Ed25519 key whose public `x` is below).
 /// Claims: iss ISS, aud ["sluse","other"], sub "openssl-user", exp NOW + 3600.
 #[test]
 fn tokens_signed_by_openssl_are_accepted() {
-    const RS256: &str = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6InJzYS10ZXN0In0.eyJpc3MiOiJodHRwczovL2lkcC5leGFtcGxlLmtvbW11bmUuZGsiLCJhdWQiOlsic2x1c2UiLCJvdGhlciJdLCJzdWIiOiJvcGVuc3NsLXVzZXIiLCJkZXB0Ijoic29jaWFsLXNlcnZpY2VzIiwicm9sZSI6ImNhc2V3b3JrZXIiLCJpYXQiOjE3OTYwNDAwMDAsImV4cCI6MTc5NjA0MzYwMH0.cSHzhPKube9t4HlZ5dmp6bLhs56id9q2W89qOLytTU8ZQMLKwLiLdpSM5YOr6H2SesDTCEjYR0xpbzgcTCaKMe_vhIMI5iMJKRIBnxFj-XA1wcgBWMSu5i46pJnRmGqa1ZXGiMbrCPaxL2OzI1gpJMp4IJS9lZgEUlhtEz1sclVqXRVPmbf6j57U4VXdUrZRdufgH3pAhOxR4bxwadgM_Cy3lvPohbaQyus0vT2uUAL0sxyT41tzs6UvZACUJ7eTt3DnK5u-uARjr4MhYkTJTGOoKKlBVGQPhl65ymJZ8uWkk22S5BdfLeqZyBHtKZp8_SeIYWp8Qfie9MwGf1n6Uw";
+    const RS256: &str = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6InJzYS10ZXN0In0.eyJpc3MiOiJodHRwczovL2lkcC5leGFtcGxlLmtvbW11bmUuZGsiLCJhdWQiOlsic2x1c2UiLCJvdGhlciJdLCJzdWIiOiJvcGVuc3NsLXVzZXIiLCJkZXB0Ijoic29jaWFsLXNlcnZpY2VzIiwicm9sZSI6ImNhc2V3b3JrZXIiLCJpYXQiOjE3OTYwNDAwMDAsImV4cCI6MTc5NjA0MzYwMH0.n6EqLAzoOfN07fkroNIWvpIUsPWOS5Rwwj6YhtwqdTGp5_mtSc03qZktzXmLeifWsMHPezmsuH0-0kh_Ry_m7YQF1LWBDCWyQTGT1S2EUKrFIulGUKMRWXbj5Rn4tzQOWe1bRbGXVUMnLzhml46wchVcV5nUE1J35REpKF_gix-OiBNNOxIM8i1xdVuoyk1QpaZJ_4Nt-chDChWLja0PApd9j_9CjPq2lvCvcWhNLjt0es5NnARtiLjAM0jRgTeWQQUaB8YObt_xLJWoMhfkonzRHfLKdh4URxKAs6k_nouB841Jdi9QAoc9yQ4145Io2f5v7GdXzZHQwMZxbjy1pg";
     const EDDSA: &str = "eyJhbGciOiJFZERTQSIsInR5cCI6IkpXVCIsImtpZCI6ImVkLW9wZW5zc2wifQ.eyJpc3MiOiJodHRwczovL2lkcC5leGFtcGxlLmtvbW11bmUuZGsiLCJhdWQiOlsic2x1c2UiLCJvdGhlciJdLCJzdWIiOiJvcGVuc3NsLXVzZXIiLCJkZXB0Ijoic29jaWFsLXNlcnZpY2VzIiwicm9sZSI6ImNhc2V3b3JrZXIiLCJpYXQiOjE3OTYwNDAwMDAsImV4cCI6MTc5NjA0MzYwMH0.6ULYNBO5L76r1sDN4IQRNbKWcPf-OJIoz47YqwfDQhXotNDwBurDJaGHIKG9f5EwPmhwB9elOJD5E0I2SgnhBg";
     let mut rsa = TestKey::rs256("rsa-test");
     rsa.jwk["alg"] = json!("RS256");
