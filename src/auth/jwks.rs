@@ -14,6 +14,8 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgo
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::Value;
 
+use super::jwt_ring::strip_leading_zeros;
+
 /// The smallest RSA modulus accepted, in bits (ring refuses smaller ones at verification anyway).
 const RSA_MIN_BITS: usize = 2048;
 /// The largest RSA modulus ring verifies with, in bits.
@@ -356,11 +358,6 @@ fn decode_fixed(text: &str, len: usize, problem: &'static str) -> Result<Vec<u8>
     } else {
         Err(KeyProblem::Malformed(problem))
     }
-}
-
-fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
-    let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
-    bytes.get(start..).unwrap_or_default()
 }
 
 /// Bit length of a big-endian unsigned integer without leading zero bytes.

@@ -320,7 +320,8 @@ fn der_element(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
     input.split_at_checked(len)
 }
 
-fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
+/// A big-endian unsigned integer without its leading zero bytes.
+pub(crate) fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
     let start = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
     bytes.get(start..).unwrap_or_default()
 }
