@@ -201,7 +201,7 @@ impl Application {
 }
 
 fn build_verifier(config: &Config, bundle: &PolicyBundle) -> Result<TokenVerifier, StartError> {
-    let departments: HashSet<String> = bundle.departments().map(|d| d.id.to_string()).collect();
+    let departments: HashSet<String> = bundle.departments().iter().map(|d| d.id.to_string()).collect();
     let mut issuers = Vec::with_capacity(config.auth.issuers.len());
     for (index, issuer) in config.auth.issuers.iter().enumerate() {
         let keys = auth::Jwks::load(&issuer.jwks_file).map_err(|e| StartError::Jwks {
