@@ -70,6 +70,11 @@ impl Sink {
         });
     }
 
+    /// How many problems so far.
+    pub(crate) fn len(&self) -> usize {
+        self.errors.len()
+    }
+
     /// The collected errors, or `Ok(value)` if there are none.
     pub(crate) fn finish<T>(self, value: T) -> Result<T, PolicyErrors> {
         if self.errors.is_empty() {
