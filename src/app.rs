@@ -129,10 +129,11 @@ impl Application {
         auth::install_crypto_provider();
         let signing_key = keys::load_signing_key(&config.audit.signing_key)?;
         let pseudonym_key = keys::load_pseudonym_key(&config.audit.pseudonym_key)?;
-        let bundle = PolicyBundle::load(&config.policies.dir).map_err(|errors| StartError::Policy {
-            dir: config.policies.dir.display().to_string(),
-            errors,
-        })?;
+        let bundle =
+            PolicyBundle::load(&config.policies.dir).map_err(|errors| StartError::Policy {
+                dir: config.policies.dir.display().to_string(),
+                errors,
+            })?;
         let verifier = build_verifier(&config, &bundle)?;
         let tls = match (&config.server.tls, config.server.plain_http) {
             (Some(tls), false) => Some(
@@ -149,10 +150,12 @@ impl Application {
             addr,
             problem: e.to_string(),
         })?;
-        listener.set_nonblocking(true).map_err(|e| StartError::Bind {
-            addr,
-            problem: e.to_string(),
-        })?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| StartError::Bind {
+                addr,
+                problem: e.to_string(),
+            })?;
         let grace = Duration::from_millis(config.server.shutdown_grace_ms);
         let state = AppState {
             inner: Arc::new(Inner {
@@ -192,16 +195,24 @@ impl Application {
 
     /// Serves until `shutdown` completes, then finishes requests in flight (up to the grace period)
     /// and closes the store.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         let store = self.state.store().clone();
-        let result = server::serve(self.listener, self.tls, self.router, shutdown, self.grace).await;
+        let result =
+            server::serve(self.listener, self.tls, self.router, shutdown, self.grace).await;
         store.close().await;
         result
     }
 }
 
 fn build_verifier(config: &Config, bundle: &PolicyBundle) -> Result<TokenVerifier, StartError> {
-    let departments: HashSet<String> = bundle.departments().iter().map(|d| d.id.to_string()).collect();
+    let departments: HashSet<String> = bundle
+        .departments()
+        .iter()
+        .map(|d| d.id.to_string())
+        .collect();
     let mut issuers = Vec::with_capacity(config.auth.issuers.len());
     for (index, issuer) in config.auth.issuers.iter().enumerate() {
         let keys = auth::Jwks::load(&issuer.jwks_file).map_err(|e| StartError::Jwks {

@@ -119,11 +119,7 @@ pub fn run(cli: Cli) -> ExitCode {
 fn policy_check(dir: &std::path::Path) -> ExitCode {
     match policy::PolicyBundle::load(dir) {
         Ok(bundle) => {
-            println!(
-                "{}: ok, policy version {}",
-                dir.display(),
-                bundle.version()
-            );
+            println!("{}: ok, policy version {}", dir.display(), bundle.version());
             ExitCode::SUCCESS
         }
         Err(errors) => {

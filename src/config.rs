@@ -320,9 +320,13 @@ impl Config {
         fix(&mut self.audit.signing_key);
         fix(&mut self.audit.pseudonym_key);
         for source in &mut self.sources {
-            for p in [&mut source.client_cert, &mut source.client_key, &mut source.ca]
-                .into_iter()
-                .flatten()
+            for p in [
+                &mut source.client_cert,
+                &mut source.client_key,
+                &mut source.ca,
+            ]
+            .into_iter()
+            .flatten()
             {
                 fix(p);
             }
@@ -345,7 +349,10 @@ impl Config {
             if !addr.ip().is_loopback() {
                 return Err(ConfigError::invalid(
                     "server.plain_http",
-                    format!("plain HTTP is only allowed on a loopback address, not `{}`", addr.ip()),
+                    format!(
+                        "plain HTTP is only allowed on a loopback address, not `{}`",
+                        addr.ip()
+                    ),
                 ));
             }
         } else if self.server.tls.is_none() {
@@ -355,10 +362,16 @@ impl Config {
             ));
         }
         if self.server.body_limit_bytes == 0 || self.server.body_limit_bytes > 64 * 1024 * 1024 {
-            return Err(ConfigError::invalid("server.body_limit_bytes", "must be between 1 and 67108864"));
+            return Err(ConfigError::invalid(
+                "server.body_limit_bytes",
+                "must be between 1 and 67108864",
+            ));
         }
         if self.server.request_timeout_ms == 0 {
-            return Err(ConfigError::invalid("server.request_timeout_ms", "must be positive"));
+            return Err(ConfigError::invalid(
+                "server.request_timeout_ms",
+                "must be positive",
+            ));
         }
         if self.database.backend().is_none() {
             return Err(ConfigError::invalid(
@@ -367,29 +380,50 @@ impl Config {
             ));
         }
         if self.database.max_connections == 0 {
-            return Err(ConfigError::invalid("database.max_connections", "must be positive"));
+            return Err(ConfigError::invalid(
+                "database.max_connections",
+                "must be positive",
+            ));
         }
         if self.auth.issuers.is_empty() {
-            return Err(ConfigError::invalid("auth.issuers", "at least one issuer is required"));
+            return Err(ConfigError::invalid(
+                "auth.issuers",
+                "at least one issuer is required",
+            ));
         }
         for (i, issuer) in self.auth.issuers.iter().enumerate() {
             if issuer.issuer.trim().is_empty() {
-                return Err(ConfigError::invalid(format!("auth.issuers[{i}].issuer"), "must not be empty"));
+                return Err(ConfigError::invalid(
+                    format!("auth.issuers[{i}].issuer"),
+                    "must not be empty",
+                ));
             }
             if issuer.audience.trim().is_empty() {
-                return Err(ConfigError::invalid(format!("auth.issuers[{i}].audience"), "must not be empty"));
+                return Err(ConfigError::invalid(
+                    format!("auth.issuers[{i}].audience"),
+                    "must not be empty",
+                ));
             }
         }
         if self.audit.checkpoint_every == 0 {
-            return Err(ConfigError::invalid("audit.checkpoint_every", "must be positive"));
+            return Err(ConfigError::invalid(
+                "audit.checkpoint_every",
+                "must be positive",
+            ));
         }
         if self.audit.checkpoint_interval_s == 0 {
-            return Err(ConfigError::invalid("audit.checkpoint_interval_s", "must be positive"));
+            return Err(ConfigError::invalid(
+                "audit.checkpoint_interval_s",
+                "must be positive",
+            ));
         }
         for (i, source) in self.sources.iter().enumerate() {
             let key = |k: &str| format!("sources[{i}].{k}");
             if !(source.url.starts_with("https://") || source.url.starts_with("http://")) {
-                return Err(ConfigError::invalid(key("url"), "must be an http:// or https:// URL"));
+                return Err(ConfigError::invalid(
+                    key("url"),
+                    "must be an http:// or https:// URL",
+                ));
             }
             if source.timeout_ms == 0 {
                 return Err(ConfigError::invalid(key("timeout_ms"), "must be positive"));
@@ -400,10 +434,16 @@ impl Config {
                     "`client_cert` and `client_key` must be given together",
                 ));
             }
-            if self.sources[..i].iter().any(|s| s.department == source.department) {
+            if self.sources[..i]
+                .iter()
+                .any(|s| s.department == source.department)
+            {
                 return Err(ConfigError::invalid(
                     key("department"),
-                    format!("department `{}` has more than one source", source.department),
+                    format!(
+                        "department `{}` has more than one source",
+                        source.department
+                    ),
                 ));
             }
         }
@@ -417,7 +457,10 @@ impl Config {
         self.server.listen.parse().map_err(|_| {
             ConfigError::invalid(
                 "server.listen",
-                format!("`{}` is not a socket address such as 127.0.0.1:8443", self.server.listen),
+                format!(
+                    "`{}` is not a socket address such as 127.0.0.1:8443",
+                    self.server.listen
+                ),
             )
         })
     }

@@ -37,14 +37,54 @@ struct DemoUser {
 }
 
 const USERS: [DemoUser; 8] = [
-    DemoUser { sub: "anna.kui", dept: "youth-unit", role: Role::Caseworker, who: "youth-unit caseworker (assigns contact persons, records consents)" },
-    DemoUser { sub: "jonas.kp", dept: "youth-unit", role: Role::ContactPerson, who: "contact person of Emma, Silas and Mohammed" },
-    DemoUser { sub: "sofie.social", dept: "social-services", role: Role::Caseworker, who: "social-services caseworker" },
-    DemoUser { sub: "nordskolen.system", dept: "nordskolen", role: Role::School, who: "Nordskolen's school system (absence notices)" },
-    DemoUser { sub: "ppr.system", dept: "ppr", role: Role::System, who: "PPR's case system" },
-    DemoUser { sub: "fgu.system", dept: "fgu-nord", role: Role::System, who: "FGU Nord's student system (education notices)" },
-    DemoUser { sub: "jobcenter.system", dept: "jobcenter", role: Role::System, who: "the job centre's system" },
-    DemoUser { sub: "dorte.dpo", dept: "dpo-office", role: Role::Dpo, who: "the data protection officer" },
+    DemoUser {
+        sub: "anna.kui",
+        dept: "youth-unit",
+        role: Role::Caseworker,
+        who: "youth-unit caseworker (assigns contact persons, records consents)",
+    },
+    DemoUser {
+        sub: "jonas.kp",
+        dept: "youth-unit",
+        role: Role::ContactPerson,
+        who: "contact person of Emma, Silas and Mohammed",
+    },
+    DemoUser {
+        sub: "sofie.social",
+        dept: "social-services",
+        role: Role::Caseworker,
+        who: "social-services caseworker",
+    },
+    DemoUser {
+        sub: "nordskolen.system",
+        dept: "nordskolen",
+        role: Role::School,
+        who: "Nordskolen's school system (absence notices)",
+    },
+    DemoUser {
+        sub: "ppr.system",
+        dept: "ppr",
+        role: Role::System,
+        who: "PPR's case system",
+    },
+    DemoUser {
+        sub: "fgu.system",
+        dept: "fgu-nord",
+        role: Role::System,
+        who: "FGU Nord's student system (education notices)",
+    },
+    DemoUser {
+        sub: "jobcenter.system",
+        dept: "jobcenter",
+        role: Role::System,
+        who: "the job centre's system",
+    },
+    DemoUser {
+        sub: "dorte.dpo",
+        dept: "dpo-office",
+        role: Role::Dpo,
+        who: "the data protection officer",
+    },
 ];
 
 /// Prepares the data directory and serves until SIGINT/SIGTERM.
@@ -148,16 +188,30 @@ fn print_welcome(
 ) -> Result<(), String> {
     let exp = clock.now().as_second() + TOKEN_LIFETIME_S;
     println!("Sluse demo gateway at {base}");
-    println!("data directory: {}  (config: {})", dir.display(), config.display());
+    println!(
+        "data directory: {}  (config: {})",
+        dir.display(),
+        config.display()
+    );
     println!();
     println!("Tokens (valid 12 hours), one per demo user:");
     for user in &USERS {
         let token = issuer
-            .mint(DEMO_ISSUER, DEMO_AUDIENCE, user.sub, user.dept, user.role.as_str(), exp)
+            .mint(
+                DEMO_ISSUER,
+                DEMO_AUDIENCE,
+                user.sub,
+                user.dept,
+                user.role.as_str(),
+                exp,
+            )
             .map_err(|e| e.to_string())?;
         let var = format!("TOKEN_{}", user.sub.replace(['.', '-'], "_").to_uppercase());
         println!();
-        println!("# {} — sub `{}`, dept `{}`, role `{}`", user.who, user.sub, user.dept, user.role);
+        println!(
+            "# {} — sub `{}`, dept `{}`, role `{}`",
+            user.who, user.sub, user.dept, user.role
+        );
         println!("export {var}='{token}'");
     }
     println!();

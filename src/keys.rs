@@ -25,7 +25,9 @@ const PSEUDONYM_KEY_BYTES: usize = 32;
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     /// The file does not exist.
-    #[error("`{key}`: key file `{path}` does not exist; create it with `sluse keygen --config FILE`")]
+    #[error(
+        "`{key}`: key file `{path}` does not exist; create it with `sluse keygen --config FILE`"
+    )]
     Missing {
         /// The config key naming the file.
         key: &'static str,
@@ -112,7 +114,10 @@ pub fn load_signing_key(path: &Path) -> Result<SigningKey, KeyError> {
         problem: "not an Ed25519 PKCS#8 private key".to_owned(),
     })?;
     let digest = ring::digest::digest(&ring::digest::SHA256, pair.public_key().as_ref());
-    let key_id = digest.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let key_id = digest.as_ref()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     Ok(SigningKey { pair, key_id })
 }
 
@@ -209,8 +214,14 @@ mod tests {
         assert!(second.iter().all(|o| matches!(o, KeygenOutcome::Kept(_))));
         assert_eq!(before, fs::read(&audit.signing_key).unwrap());
         let mode = fs::metadata(&audit.pseudonym_key).unwrap().permissions();
-        assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777, 0o600);
-        assert_eq!(load_signing_key(&audit.signing_key).unwrap().key_id.len(), 16);
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o600
+        );
+        assert_eq!(
+            load_signing_key(&audit.signing_key).unwrap().key_id.len(),
+            16
+        );
         load_pseudonym_key(&audit.pseudonym_key).unwrap();
     }
 
@@ -218,7 +229,9 @@ mod tests {
     fn a_missing_key_names_the_config_key_and_the_remedy() {
         let dir = tempfile::tempdir().unwrap();
         let audit = audit_config(dir.path());
-        let message = load_pseudonym_key(&audit.pseudonym_key).unwrap_err().to_string();
+        let message = load_pseudonym_key(&audit.pseudonym_key)
+            .unwrap_err()
+            .to_string();
         assert!(message.contains("audit.pseudonym_key"), "{message}");
         assert!(message.contains("sluse keygen"), "{message}");
     }
@@ -228,7 +241,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let audit = audit_config(dir.path());
         keygen(&audit).unwrap();
-        let message = load_signing_key(&audit.pseudonym_key).unwrap_err().to_string();
+        let message = load_signing_key(&audit.pseudonym_key)
+            .unwrap_err()
+            .to_string();
         assert!(message.contains("PRIVATE KEY"), "{message}");
         let secret = fs::read_to_string(&audit.pseudonym_key).unwrap();
         let body = secret.lines().nth(1).unwrap();

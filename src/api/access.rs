@@ -14,11 +14,13 @@ use crate::{
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let value = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::Unauthorized("missing `Authorization: Bearer` token".to_owned()))?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
+            ApiError::Unauthorized("missing `Authorization: Bearer` token".to_owned())
+        })?;
         let token = value
             .to_str()
             .ok()
@@ -27,7 +29,9 @@ impl FromRequestParts<AppState> for Principal {
                 scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
             })
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::Unauthorized("expected `Authorization: Bearer <token>`".to_owned()))?;
+            .ok_or_else(|| {
+                ApiError::Unauthorized("expected `Authorization: Bearer <token>`".to_owned())
+            })?;
         state
             .verifier()
             .verify(token, state.clock().now())
@@ -57,7 +61,10 @@ impl Access for Principal {
 
     fn require(&self, state: &AppState, roles: &[Role], kinds: &[&str]) -> Result<(), ApiError> {
         self.require_role(roles)?;
-        let kind = state.bundle().department(&self.dept).map(|d| d.kind.as_str());
+        let kind = state
+            .bundle()
+            .department(&self.dept)
+            .map(|d| d.kind.as_str());
         match kind {
             Some(kind) if kinds.contains(&kind) => Ok(()),
             _ => Err(ApiError::Forbidden(format!(

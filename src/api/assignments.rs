@@ -14,9 +14,7 @@ use crate::{
     app::AppState,
     auth::{Principal, Role},
     cpr::Cpr,
-    registry::{
-        Assignment, AssignmentStatus, AssignmentStore, EndReason, YOUTH_UNIT_AGE_LIMIT,
-    },
+    registry::{Assignment, AssignmentStatus, AssignmentStore, EndReason, YOUTH_UNIT_AGE_LIMIT},
 };
 
 const YOUTH_UNIT: &[&str] = &["youth_unit"];
@@ -104,7 +102,9 @@ pub async fn create(
         return Err(ApiError::unprocessable(
             "subject_out_of_scope",
             "subject",
-            format!("the youth unit's contact-person scheme ends at {YOUTH_UNIT_AGE_LIMIT}; the subject is {age}"),
+            format!(
+                "the youth unit's contact-person scheme ends at {YOUTH_UNIT_AGE_LIMIT}; the subject is {age}"
+            ),
         ));
     }
     let assignment = Assignment {
@@ -119,12 +119,16 @@ pub async fn create(
         created_by: principal.sub.clone(),
         created_at: now,
     };
-    state.store().insert_assignment(&assignment).await.map_err(|e| match e {
-        crate::store::StoreError::Conflict(_) => ApiError::Conflict(
-            "this contact person is already actively assigned to the subject".to_owned(),
-        ),
-        other => other.into(),
-    })?;
+    state
+        .store()
+        .insert_assignment(&assignment)
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::Conflict(_) => ApiError::Conflict(
+                "this contact person is already actively assigned to the subject".to_owned(),
+            ),
+            other => other.into(),
+        })?;
     let view = AssignmentView::new(assignment, SubjectView::from(&body.subject));
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -144,7 +148,9 @@ pub async fn end(
         .filter(|a| a.department == principal.dept)
         .ok_or_else(|| ApiError::NotFound("no such assignment in your department".to_owned()))?;
     if existing.status == AssignmentStatus::Ended {
-        return Err(ApiError::Conflict("the assignment has already ended".to_owned()));
+        return Err(ApiError::Conflict(
+            "the assignment has already ended".to_owned(),
+        ));
     }
     let ended = state
         .store()

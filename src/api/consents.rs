@@ -21,7 +21,11 @@ use crate::{
 /// Who may record, withdraw and query consents: the youth unit's caseworkers and contact persons,
 /// and social services' caseworkers.
 fn require_consent_access(state: &AppState, principal: &Principal) -> Result<(), ApiError> {
-    let youth_unit = principal.require(state, &[Role::Caseworker, Role::ContactPerson], &["youth_unit"]);
+    let youth_unit = principal.require(
+        state,
+        &[Role::Caseworker, Role::ContactPerson],
+        &["youth_unit"],
+    );
     let social = principal.require(state, &[Role::Caseworker], &["social_services"]);
     youth_unit.or(social)
 }
@@ -159,7 +163,9 @@ pub async fn record(
                 ),
             ));
         }
-        if giver.role == GiverRole::Subject && giver.cpr.as_ref().is_some_and(|c| *c != body.subject) {
+        if giver.role == GiverRole::Subject
+            && giver.cpr.as_ref().is_some_and(|c| *c != body.subject)
+        {
             return Err(ApiError::unprocessable(
                 "consent_giver_invalid",
                 format!("given_by[{i}].cpr"),
@@ -235,7 +241,11 @@ pub async fn withdraw(
         .map(|r| r.trim().to_owned())
         .filter(|r| !r.is_empty());
     if reason.as_ref().is_some_and(|r| r.len() > 1000) {
-        return Err(ApiError::unprocessable("invalid_reason", "reason", "`reason` is longer than 1000 characters"));
+        return Err(ApiError::unprocessable(
+            "invalid_reason",
+            "reason",
+            "`reason` is longer than 1000 characters",
+        ));
     }
     let withdrawal = Withdrawal {
         at: state.clock().now(),
@@ -268,17 +278,29 @@ pub async fn query(
         .consents_of(&body.subject.pseudonym(state.pseudonym_key()))
         .await?;
     Ok(Json(ConsentList {
-        consents: consents.iter().map(|c| ConsentView::new(c, today)).collect(),
+        consents: consents
+            .iter()
+            .map(|c| ConsentView::new(c, today))
+            .collect(),
     }))
 }
+
+/// Whether an id is known to the bundle.
+type IdCheck<'a> = dyn Fn(&str) -> bool + 'a;
 
 /// Every id in the scope must be known to the policy bundle.
 fn check_ids(state: &AppState, scope: &ScopeInput) -> Result<(), ApiError> {
     let bundle = state.bundle();
-    let lists: [(&str, &Vec<String>, &dyn Fn(&str) -> bool); 3] = [
-        ("categories", &scope.categories, &|id| bundle.category(id).is_some()),
-        ("recipients", &scope.recipients, &|id| bundle.department(id).is_some()),
-        ("purposes", &scope.purposes, &|id| bundle.purpose(id).is_some()),
+    let lists: [(&str, &Vec<String>, &IdCheck); 3] = [
+        ("categories", &scope.categories, &|id| {
+            bundle.category(id).is_some()
+        }),
+        ("recipients", &scope.recipients, &|id| {
+            bundle.department(id).is_some()
+        }),
+        ("purposes", &scope.purposes, &|id| {
+            bundle.purpose(id).is_some()
+        }),
     ];
     for (name, ids, known) in lists {
         if ids.is_empty() {
@@ -292,7 +314,10 @@ fn check_ids(state: &AppState, scope: &ScopeInput) -> Result<(), ApiError> {
             return Err(ApiError::unprocessable(
                 "unknown_id",
                 format!("scope.{name}[{i}]"),
-                format!("unknown {} `{id}`", name.trim_end_matches('s').replace("categorie", "category")),
+                format!(
+                    "unknown {} `{id}`",
+                    name.trim_end_matches('s').replace("categorie", "category")
+                ),
             ));
         }
     }

@@ -41,14 +41,14 @@ where
 /// 415 unless the request says its body is JSON.
 pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     let is_json = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|mime| {
-                let mime = mime.trim();
-                mime.eq_ignore_ascii_case("application/json")
-                    || (mime.starts_with("application/") && mime.ends_with("+json"))
-            });
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| {
+            let mime = mime.trim();
+            mime.eq_ignore_ascii_case("application/json")
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
+        });
     if is_json {
         Ok(())
     } else {
@@ -65,10 +65,9 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = error.path().to_string();
         let inner = error.into_inner();
         let detail = describe(&inner);
-        // serde reports an unknown field at its parent's path; name the field itself.
-        let field = unknown_field_name(&inner.to_string())
-            .map(|name| if path == "." { name.to_owned() } else { format!("{path}.{name}") })
-            .or_else(|| (path != ".").then_some(path));
+        // serde_path_to_error's path already ends at the unknown field itself.
+        let is_data_error = inner.classify() == serde_json::error::Category::Data;
+        let field = (is_data_error && path != ".").then_some(path);
         match &field {
             Some(f) => ApiError::bad_field(f.clone(), format!("`{f}`: {detail}")),
             None => ApiError::BadRequest {
@@ -98,11 +97,6 @@ fn describe(error: &serde_json::Error) -> String {
             None => message.to_owned(),
         },
     }
-}
-
-fn unknown_field_name(message: &str) -> Option<&str> {
-    let rest = message.strip_prefix("unknown field `")?;
-    rest.split_once('`').map(|(name, _)| name)
 }
 
 #[cfg(test)]

@@ -4,8 +4,8 @@ mod access;
 mod assignments;
 mod consents;
 mod health;
-mod me;
 pub mod json;
+mod me;
 pub mod problem;
 mod request_log;
 mod subject;
@@ -49,7 +49,10 @@ pub fn router(state: AppState) -> Router {
         // timeout or an oversized body is logged with its status like any other answer.
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
         .layer(middleware::map_response(problem::problem_for_bare_errors))
         .layer(middleware::from_fn(request_log::log_requests))
         .with_state(state)

@@ -150,17 +150,25 @@ impl ApiError {
                 Problem::new(StatusCode::BAD_REQUEST, "bad_request", detail.clone()),
                 field,
             ),
-            ApiError::Unprocessable { code, field, detail } => with_field(
+            ApiError::Unprocessable {
+                code,
+                field,
+                detail,
+            } => with_field(
                 Problem::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail.clone()),
                 field,
             ),
-            ApiError::Unauthorized(d) => Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", d.clone()),
+            ApiError::Unauthorized(d) => {
+                Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", d.clone())
+            }
             ApiError::Forbidden(d) => Problem::new(StatusCode::FORBIDDEN, "forbidden", d.clone()),
             ApiError::NotFound(d) => Problem::new(StatusCode::NOT_FOUND, "not_found", d.clone()),
             ApiError::Conflict(d) => Problem::new(StatusCode::CONFLICT, "conflict", d.clone()),
-            ApiError::UnsupportedMediaType(d) => {
-                Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", d.clone())
-            }
+            ApiError::UnsupportedMediaType(d) => Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                d.clone(),
+            ),
             ApiError::PayloadTooLarge => Problem::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
@@ -224,15 +232,21 @@ pub async fn problem_for_bare_errors(response: Response) -> Response {
     }
     let (code, detail) = match status {
         StatusCode::NOT_FOUND => ("not_found", "no such endpoint"),
-        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "this endpoint does not take that method"),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this endpoint does not take that method",
+        ),
         StatusCode::PAYLOAD_TOO_LARGE => (
             "payload_too_large",
             "the request body is larger than the configured limit",
         ),
-        StatusCode::SERVICE_UNAVAILABLE | StatusCode::REQUEST_TIMEOUT => {
-            ("timeout", "the request took longer than the configured timeout")
+        StatusCode::SERVICE_UNAVAILABLE | StatusCode::REQUEST_TIMEOUT => (
+            "timeout",
+            "the request took longer than the configured timeout",
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ("unsupported_media_type", "expected `application/json`")
         }
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "expected `application/json`"),
         _ => ("error", "the request could not be handled"),
     };
     let mut out = Problem::new(status, code, detail).into_response();
@@ -251,7 +265,12 @@ pub async fn problem_for_bare_errors(response: Response) -> Response {
 /// number. Dates (`2026-11-29`) and positions (`line 1 column 42`) are left alone.
 pub fn mask_numbers(text: &str) -> String {
     let bytes = text.as_bytes();
-    let digit_run = |from: usize| bytes[from..].iter().take_while(|b| b.is_ascii_digit()).count();
+    let digit_run = |from: usize| {
+        bytes[from..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count()
+    };
     let mut out = String::with_capacity(text.len());
     let mut copied = 0;
     let mut i = 0;

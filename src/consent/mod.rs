@@ -110,7 +110,10 @@ impl Consent {
 /// Storage of consents and their events.
 pub trait ConsentStore {
     /// Records a consent and its `recorded` event in one transaction.
-    fn insert_consent(&self, consent: &Consent) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn insert_consent(
+        &self,
+        consent: &Consent,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Withdraws a consent and records the `withdrawn` event in one transaction. Returns the consent
     /// as it is afterwards; a consent already withdrawn keeps its first withdrawal.
@@ -121,7 +124,8 @@ pub trait ConsentStore {
     ) -> impl Future<Output = Result<Option<Consent>, StoreError>> + Send;
 
     /// One consent by id.
-    fn consent(&self, id: &str) -> impl Future<Output = Result<Option<Consent>, StoreError>> + Send;
+    fn consent(&self, id: &str)
+    -> impl Future<Output = Result<Option<Consent>, StoreError>> + Send;
 
     /// Every consent about a subject (active, expired and withdrawn), oldest first.
     fn consents_of(

@@ -120,7 +120,10 @@ pub trait AssignmentStore {
     ) -> impl Future<Output = Result<Option<Assignment>, StoreError>> + Send;
 
     /// One assignment by id.
-    fn assignment(&self, id: &str) -> impl Future<Output = Result<Option<Assignment>, StoreError>> + Send;
+    fn assignment(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Assignment>, StoreError>> + Send;
 
     /// Every assignment of a subject, newest first.
     fn assignments_of(

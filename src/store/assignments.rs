@@ -44,7 +44,10 @@ impl TryFrom<AssignmentRow> for Assignment {
             .map(|t| parse_instant(t).ok_or_else(|| corrupt("ended_at")))
             .transpose()?;
         Ok(Assignment {
-            start: row.start_date.parse::<Date>().map_err(|_| corrupt("start_date"))?,
+            start: row
+                .start_date
+                .parse::<Date>()
+                .map_err(|_| corrupt("start_date"))?,
             created_at: parse_instant(&row.created_at).ok_or_else(|| corrupt("created_at"))?,
             id: row.id,
             subject: Pseudonym::from_stored(row.subject_pseudonym),

@@ -36,7 +36,8 @@ impl TryFrom<ConsentRow> for Consent {
         let list = |text: &str, what: &str| {
             serde_json::from_str::<Vec<String>>(text).map_err(|_| corrupt(what))
         };
-        let givers: Vec<Giver> = serde_json::from_str(&row.givers).map_err(|_| corrupt("givers"))?;
+        let givers: Vec<Giver> =
+            serde_json::from_str(&row.givers).map_err(|_| corrupt("givers"))?;
         let withdrawal = match (&row.withdrawn_at, &row.withdrawn_by) {
             (Some(at), Some(by)) => Some(Withdrawal {
                 at: parse_instant(at).ok_or_else(|| corrupt("withdrawn_at"))?,
@@ -55,7 +56,10 @@ impl TryFrom<ConsentRow> for Consent {
             },
             givers,
             valid_from: row.valid_from.parse().map_err(|_| corrupt("valid_from"))?,
-            valid_until: row.valid_until.parse().map_err(|_| corrupt("valid_until"))?,
+            valid_until: row
+                .valid_until
+                .parse()
+                .map_err(|_| corrupt("valid_until"))?,
             recorded_at: parse_instant(&row.recorded_at).ok_or_else(|| corrupt("recorded_at"))?,
             withdrawal,
             id: row.id,

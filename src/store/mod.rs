@@ -55,7 +55,9 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 return StoreError::Conflict("a row with the same key exists".to_owned());
             }
-            sqlx::Error::Database(db) => format!("database error {}", db.code().unwrap_or_default()),
+            sqlx::Error::Database(db) => {
+                format!("database error {}", db.code().unwrap_or_default())
+            }
             sqlx::Error::PoolTimedOut => "timed out waiting for a connection".to_owned(),
             sqlx::Error::PoolClosed => "pool closed".to_owned(),
             sqlx::Error::Io(e) => format!("i/o error: {}", e.kind()),
@@ -162,10 +164,14 @@ fn compare_schema(migrator: &Migrator, applied: &BTreeMap<i64, Vec<u8>>) -> Resu
         .map(|m| (m.version, m.checksum.as_ref()))
         .collect();
     if let Some(newer) = applied.keys().find(|v| !known.contains_key(v)) {
-        return Err(StoreError::NewerSchema(format!("unknown migration {newer}")));
+        return Err(StoreError::NewerSchema(format!(
+            "unknown migration {newer}"
+        )));
     }
     if let Some((version, _)) = known.iter().find(|(v, _)| !applied.contains_key(v)) {
-        return Err(StoreError::NotMigrated(format!("migration {version} is not applied")));
+        return Err(StoreError::NotMigrated(format!(
+            "migration {version} is not applied"
+        )));
     }
     if let Some((version, _)) = known
         .iter()

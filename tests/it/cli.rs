@@ -60,7 +60,10 @@ impl Process {
                         return line;
                     }
                 }
-                Err(_) => panic!("no line containing `{needle}`; saw:\n{}", self.seen.join("\n")),
+                Err(_) => panic!(
+                    "no line containing `{needle}`; saw:\n{}",
+                    self.seen.join("\n")
+                ),
             }
         }
     }
@@ -80,6 +83,7 @@ impl Process {
 
 /// Starts `sluse serve` on a prepared config and returns the process and its base URL.
 pub async fn serve(config: &Path) -> (Process, String) {
+    crate::helpers::init();
     let mut command = sluse();
     command
         .args(["serve", "--config"])
@@ -140,13 +144,34 @@ fn unknown_flags_and_missing_arguments_exit_2_with_a_message() {
 #[test]
 fn config_errors_name_the_key() {
     let cases: [(String, &str); 7] = [
-        (MINIMAL.replace("127.0.0.1:0", "localhost-ish"), "server.listen"),
-        (MINIMAL.replace("plain_http = true", "plain_http = true\nlisten_backlog = 5"), "listen_backlog"),
-        (MINIMAL.replace("plain_http = true", "plain_http = false"), "server.tls"),
-        (MINIMAL.replace("127.0.0.1:0", "0.0.0.0:0"), "server.plain_http"),
-        (MINIMAL.replace("sqlite://sluse.db", "mysql://db"), "database.url"),
-        (MINIMAL.replace("audience = \"sluse\"", "audience = \"\""), "auth.issuers[0].audience"),
-        (MINIMAL.replace("plain_http = true", "plain_http = \"yes\""), "server.plain_http"),
+        (
+            MINIMAL.replace("127.0.0.1:0", "localhost-ish"),
+            "server.listen",
+        ),
+        (
+            MINIMAL.replace("plain_http = true", "plain_http = true\nlisten_backlog = 5"),
+            "listen_backlog",
+        ),
+        (
+            MINIMAL.replace("plain_http = true", "plain_http = false"),
+            "server.tls",
+        ),
+        (
+            MINIMAL.replace("127.0.0.1:0", "0.0.0.0:0"),
+            "server.plain_http",
+        ),
+        (
+            MINIMAL.replace("sqlite://sluse.db", "mysql://db"),
+            "database.url",
+        ),
+        (
+            MINIMAL.replace("audience = \"sluse\"", "audience = \"\""),
+            "auth.issuers[0].audience",
+        ),
+        (
+            MINIMAL.replace("plain_http = true", "plain_http = \"yes\""),
+            "server.plain_http",
+        ),
     ];
     for (toml, key) in cases {
         let stderr = config_error(&toml, &[]);
@@ -162,7 +187,10 @@ fn environment_overrides_apply_and_are_validated() {
     let path = write(dir.path(), "sluse.toml", MINIMAL);
     let config = sluse::config::Config::load_with_env(
         &path,
-        [("SLUSE_SERVER__LISTEN".to_owned(), "127.0.0.1:9999".to_owned())],
+        [(
+            "SLUSE_SERVER__LISTEN".to_owned(),
+            "127.0.0.1:9999".to_owned(),
+        )],
     )
     .unwrap();
     assert_eq!(config.server.listen, "127.0.0.1:9999");
@@ -171,7 +199,10 @@ fn environment_overrides_apply_and_are_validated() {
 #[test]
 fn a_database_password_is_never_printed() {
     let dir = tempfile::tempdir().unwrap();
-    let toml = MINIMAL.replace("sqlite://sluse.db", "postgres://sluse:hunter2secret@db.invalid/sluse");
+    let toml = MINIMAL.replace(
+        "sqlite://sluse.db",
+        "postgres://sluse:hunter2secret@db.invalid/sluse",
+    );
     let path = write(dir.path(), "sluse.toml", &toml);
     let config = sluse::config::Config::load(&path).unwrap();
     assert!(!format!("{config:?}").contains("hunter2secret"));
@@ -181,11 +212,19 @@ fn a_database_password_is_never_printed() {
 fn keygen_creates_missing_keys_and_never_overwrites() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "sluse.toml", MINIMAL);
-    let output = sluse().args(["keygen", "--config"]).arg(&path).output().unwrap();
+    let output = sluse()
+        .args(["keygen", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
     assert!(output.status.success());
     let key = dir.path().join("keys/audit-signing.key");
     let before = std::fs::read(&key).unwrap();
-    let output = sluse().args(["keygen", "--config"]).arg(&path).output().unwrap();
+    let output = sluse()
+        .args(["keygen", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
     assert!(output.status.success());
     assert!(String::from_utf8_lossy(&output.stdout).contains("kept"));
     assert_eq!(before, std::fs::read(&key).unwrap());
@@ -196,20 +235,43 @@ async fn serve_refuses_to_start_without_keys_or_migrations() {
     let (dir, config, _keys, _) = prepare(&Options::default()).await;
 
     std::fs::remove_file(dir.path().join("keys/pseudonym.key")).unwrap();
-    let output = sluse().args(["serve", "--config"]).arg(&config).output().unwrap();
+    let output = sluse()
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("audit.pseudonym_key") && stderr.contains("sluse keygen"), "{stderr}");
+    assert!(
+        stderr.contains("audit.pseudonym_key") && stderr.contains("sluse keygen"),
+        "{stderr}"
+    );
 
-    sluse().args(["keygen", "--config"]).arg(&config).output().unwrap();
+    sluse()
+        .args(["keygen", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
     std::fs::remove_file(dir.path().join("sluse.db")).unwrap();
-    let output = sluse().args(["serve", "--config"]).arg(&config).output().unwrap();
+    let output = sluse()
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("sluse migrate"), "{stderr}");
 
-    let output = sluse().args(["migrate", "--config"]).arg(&config).output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = sluse()
+        .args(["migrate", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let (process, base) = serve(&config).await;
     let ready = reqwest::get(format!("{base}/readyz")).await.unwrap();
     assert_eq!(ready.status(), 200);
@@ -240,13 +302,18 @@ async fn serve_refuses_a_database_migrated_by_a_newer_binary() {
         .unwrap();
     }
     store.close().await;
-    let output = sluse().args(["serve", "--config"]).arg(&config).output().unwrap();
+    let output = sluse()
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("newer"));
 }
 
 #[tokio::test]
 async fn demo_starts_and_answers_readyz() {
+    crate::helpers::init();
     let dir = tempfile::tempdir().unwrap();
     let mut command = sluse();
     command

@@ -52,7 +52,10 @@ async fn malformed_json_is_a_400_problem() {
         .await
         .unwrap();
     let body = problem(response, 400).await;
-    assert!(body["detail"].as_str().unwrap().contains("malformed JSON"), "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("malformed JSON"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -60,7 +63,11 @@ async fn an_unknown_field_is_refused_and_named() {
     let app = spawn_app().await;
     let token = app.token(CASEWORKER.0, CASEWORKER.1, CASEWORKER.2);
     let body = json!({"subject": "010110-4321", "contact_person": "jonas.kp", "colour": "blue"});
-    let body = problem(app.post_json("/v1/assignments", Some(&token), &body).await, 400).await;
+    let body = problem(
+        app.post_json("/v1/assignments", Some(&token), &body).await,
+        400,
+    )
+    .await;
     assert_eq!(body["field"], "colour", "{body}");
 }
 
@@ -69,7 +76,11 @@ async fn a_field_of_the_wrong_type_is_named_without_echoing_the_value() {
     let app = spawn_app().await;
     let token = app.token(CASEWORKER.0, CASEWORKER.1, CASEWORKER.2);
     let body = json!({"subject": 1501094321u64, "contact_person": "jonas.kp"});
-    let body = problem(app.post_json("/v1/assignments", Some(&token), &body).await, 400).await;
+    let body = problem(
+        app.post_json("/v1/assignments", Some(&token), &body).await,
+        400,
+    )
+    .await;
     assert_eq!(body["field"], "subject", "{body}");
     assert!(!body.to_string().contains("1501094321"), "{body}");
 }
@@ -93,7 +104,11 @@ async fn a_body_over_the_limit_is_a_413_problem() {
     let app = spawn_app().await;
     let token = app.token(CASEWORKER.0, CASEWORKER.1, CASEWORKER.2);
     let big = json!({"subject": "010110-4321", "contact_person": "x".repeat(300 * 1024)});
-    problem(app.post_json("/v1/assignments", Some(&token), &big).await, 413).await;
+    problem(
+        app.post_json("/v1/assignments", Some(&token), &big).await,
+        413,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -105,7 +120,11 @@ async fn the_body_limit_is_configurable() {
     .await;
     let token = app.token(CASEWORKER.0, CASEWORKER.1, CASEWORKER.2);
     let big = json!({"subject": "010110-4321", "contact_person": "x".repeat(2000)});
-    problem(app.post_json("/v1/assignments", Some(&token), &big).await, 413).await;
+    problem(
+        app.post_json("/v1/assignments", Some(&token), &big).await,
+        413,
+    )
+    .await;
 }
 
 #[tokio::test]

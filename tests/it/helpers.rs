@@ -63,8 +63,8 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub keys: TestKeys,
-    pub dir: TempDir,
-    pub config_path: PathBuf,
+    /// Keeps the data directory alive as long as the app.
+    _dir: TempDir,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
     pg_database: Option<(String, String)>,
@@ -131,7 +131,9 @@ level = "warn"
     std::fs::write(&config_path, config).unwrap();
     let loaded = Config::load(&config_path).unwrap();
     keys::keygen(&loaded.audit).unwrap();
-    let store = Store::connect(&loaded.database, OpenMode::CreateIfMissing).await.unwrap();
+    let store = Store::connect(&loaded.database, OpenMode::CreateIfMissing)
+        .await
+        .unwrap();
     store.migrate().await.unwrap();
     store.close().await;
     (dir, config_path, keys, pg)
@@ -140,7 +142,9 @@ level = "warn"
 pub async fn spawn_with(options: Options) -> TestApp {
     let (dir, config_path, keys, pg_database) = prepare(&options).await;
     let config = Config::load(&config_path).unwrap();
-    let app = Application::build(config, options.clock.clone()).await.unwrap();
+    let app = Application::build(config, options.clock.clone())
+        .await
+        .unwrap();
     let addr = app.local_addr().unwrap();
     let base = format!("{}://{addr}", app.scheme());
     let (stop, stopped) = oneshot::channel::<()>();
@@ -151,8 +155,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
         base,
         client: reqwest::Client::builder().build().unwrap(),
         keys,
-        dir,
-        config_path,
+        _dir: dir,
         stop: Some(stop),
         task: Some(task),
         pg_database,
@@ -177,7 +180,12 @@ impl TestApp {
         req.send().await.unwrap()
     }
 
-    pub async fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> reqwest::Response {
+    pub async fn post_json(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: &Value,
+    ) -> reqwest::Response {
         let mut req = self.client.post(self.url(path)).json(body);
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -204,7 +212,10 @@ impl Drop for TestApp {
         if let Some((admin, name)) = self.pg_database.take() {
             // Drop is synchronous; the database is dropped from a thread with its own runtime.
             let _ = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
                 rt.block_on(drop_pg_database(&admin, &name));
             })
             .join();
@@ -228,9 +239,11 @@ async fn create_pg_database(admin_url: &str) -> (String, String) {
 async fn drop_pg_database(admin_url: &str, name: &str) {
     use sqlx::Connection;
     if let Ok(mut conn) = sqlx::PgConnection::connect(admin_url).await {
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-            .execute(&mut conn)
-            .await;
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&mut conn)
+        .await;
         let _ = conn.close().await;
     }
 }

@@ -36,14 +36,24 @@ async fn logs_never_contain_cpr_numbers_or_tokens() {
         .send()
         .await
         .unwrap();
-    client.get(format!("{base}/v1/nothing/{cpr}")).send().await.unwrap();
+    client
+        .get(format!("{base}/v1/nothing/{cpr}"))
+        .send()
+        .await
+        .unwrap();
 
     let (_, lines) = process.terminate();
     let log = lines.join("\n");
-    assert!(log.contains("request finished"), "the requests were logged:\n{log}");
+    assert!(
+        log.contains("request finished"),
+        "the requests were logged:\n{log}"
+    );
     assert!(log.contains("\"route\""), "{log}");
     for secret in [cpr, "1501094321", "150109 4321", "310209", token.as_str()] {
-        assert!(!log.contains(secret), "`{secret}` leaked into the log:\n{log}");
+        assert!(
+            !log.contains(secret),
+            "`{secret}` leaked into the log:\n{log}"
+        );
     }
     let signature = token.rsplit('.').next().unwrap();
     assert!(!log.contains(signature));

@@ -1,6 +1,13 @@
 //! Integration tests: the real router on 127.0.0.1:0, real SQLite files (and PostgreSQL when
 //! `SLUSE_TEST_POSTGRES_URL` is set), real HTTP clients, and the real `sluse` binary for the CLI.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 mod cli;
 mod errors;
 mod helpers;

@@ -26,19 +26,20 @@ fn ca(name: &str) -> CertifiedIssuer<'static, KeyPair> {
 
 fn leaf(issuer: &CertifiedIssuer<'static, KeyPair>, names: &[&str]) -> (String, String) {
     let key = KeyPair::generate().unwrap();
-    let params = CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+    let params =
+        CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
     let cert = params.signed_by(&key, issuer).unwrap();
     (cert.pem(), key.serialize_pem())
 }
 
 fn pki() -> Pki {
-    let ca = ca("Sluse test CA");
-    let (server_cert, server_key) = leaf(&ca, &["localhost", "127.0.0.1"]);
-    let (client_cert, client_key) = leaf(&ca, &["client.nordskolen.invalid"]);
+    let root = ca("Sluse test CA");
+    let (server_cert, server_key) = leaf(&root, &["localhost", "127.0.0.1"]);
+    let (client_cert, client_key) = leaf(&root, &["client.nordskolen.invalid"]);
     let stranger_ca = ca("Someone else's CA");
     let (stranger_cert, stranger_key) = leaf(&stranger_ca, &["stranger.invalid"]);
     Pki {
-        ca_pem: ca.pem(),
+        ca_pem: root.pem(),
         server_cert,
         server_key,
         client_pem: format!("{client_cert}{client_key}"),
@@ -71,7 +72,10 @@ async fn spawn_tls(pki: &Pki, mtls: bool) -> (crate::helpers::TestApp, tempfile:
         dir.path().join("key.pem").display()
     );
     if mtls {
-        tls.push_str(&format!("client_ca = \"{}\"\n", dir.path().join("ca.pem").display()));
+        tls.push_str(&format!(
+            "client_ca = \"{}\"\n",
+            dir.path().join("ca.pem").display()
+        ));
     }
     let app = spawn_with(Options {
         tls_toml: Some(tls),
@@ -87,7 +91,10 @@ async fn https_serves_tls_1_2_and_1_3() {
     let (app, _dir) = spawn_tls(&pki, false).await;
     assert!(app.base.starts_with("https://"));
     let url = app.url("/healthz");
-    for version in [reqwest::tls::Version::TLS_1_2, reqwest::tls::Version::TLS_1_3] {
+    for version in [
+        reqwest::tls::Version::TLS_1_2,
+        reqwest::tls::Version::TLS_1_3,
+    ] {
         let client = client(&pki, None)
             .min_tls_version(version)
             .max_tls_version(version)
@@ -105,7 +112,10 @@ async fn mtls_refuses_a_client_without_a_certificate_at_the_handshake() {
     let url = app.url("/healthz");
     let anonymous = client(&pki, None).build().unwrap();
     let error = anonymous.get(&url).send().await.unwrap_err();
-    assert!(error.status().is_none(), "refused before any HTTP status: {error}");
+    assert!(
+        error.status().is_none(),
+        "refused before any HTTP status: {error}"
+    );
 }
 
 #[tokio::test]

@@ -28,12 +28,15 @@ impl TestKeys {
     pub fn generate(kid_prefix: &str) -> TestKeys {
         let rng = SystemRandom::new();
         let ed = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
-        let ec = EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        let ec = EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+            .unwrap();
         let rsa_b64: String = TEST_RSA_KEY_PEM
             .lines()
             .filter(|l| !l.starts_with("-----"))
             .collect();
-        let rsa = base64::engine::general_purpose::STANDARD.decode(rsa_b64).unwrap();
+        let rsa = base64::engine::general_purpose::STANDARD
+            .decode(rsa_b64)
+            .unwrap();
         TestKeys {
             ed_pkcs8: ed.as_ref().to_vec(),
             ec_pkcs8: ec.as_ref().to_vec(),
@@ -62,14 +65,14 @@ impl TestKeys {
         .unwrap();
         let point = ec.public_key().as_ref();
         let rsa = RsaKeyPair::from_pkcs8(&self.rsa_pkcs8).unwrap();
-        let public = rsa.public();
+        let public = ring::rsa::PublicKeyComponents::<Vec<u8>>::from(rsa.public());
         json!({"keys": [
             {"kty": "OKP", "crv": "Ed25519", "x": B64.encode(ed.public_key().as_ref()),
              "kid": self.kid(Algorithm::EdDSA), "alg": "EdDSA", "use": "sig"},
             {"kty": "EC", "crv": "P-256", "x": B64.encode(&point[1..33]), "y": B64.encode(&point[33..65]),
              "kid": self.kid(Algorithm::ES256), "alg": "ES256", "use": "sig"},
-            {"kty": "RSA", "n": B64.encode(public.modulus().big_endian_without_leading_zero()),
-             "e": B64.encode(public.exponent().big_endian_without_leading_zero()),
+            {"kty": "RSA", "n": B64.encode(&public.n),
+             "e": B64.encode(&public.e),
              "kid": self.kid(Algorithm::RS256), "alg": "RS256", "use": "sig"},
         ]})
     }

@@ -5,7 +5,9 @@ use std::{collections::BTreeMap, str::FromStr, time::Duration};
 
 use sqlx::{
     Row,
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous},
+    sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    },
 };
 
 mod assignments;
@@ -21,7 +23,11 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (or, with [`OpenMode::CreateIfMissing`], creates) the database file.
-    pub async fn connect(url: &str, max_connections: u32, mode: OpenMode) -> Result<Self, StoreError> {
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        mode: OpenMode,
+    ) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|_| StoreError::InvalidUrl("not a valid sqlite:// URL".to_owned()))?
             .create_if_missing(mode == OpenMode::CreateIfMissing)
@@ -35,9 +41,9 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(|e| match &e {
-                sqlx::Error::Database(db) if db.code().as_deref() == Some("14") => StoreError::NotMigrated(
-                    "the database file does not exist".to_owned(),
-                ),
+                sqlx::Error::Database(db) if db.code().as_deref() == Some("14") => {
+                    StoreError::NotMigrated("the database file does not exist".to_owned())
+                }
                 _ => StoreError::from(e),
             })?;
         Ok(SqliteStore { pool })
