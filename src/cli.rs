@@ -11,7 +11,7 @@ use crate::{
     app::Application,
     clock::SystemClock,
     config::Config,
-    demo, keys, policy, server,
+    demo, explain_cli, keys, policy, server,
     store::{OpenMode, Store},
     telemetry,
 };
@@ -69,12 +69,29 @@ pub enum PolicyCommand {
         #[arg(default_value = "policies")]
         dir: PathBuf,
     },
+    /// Dry-run one request against the configured store and bundle; print the decision and why.
+    Explain {
+        /// The TOML configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// The request, as JSON: `{requester:{sub,dept,role}, subject, category, purpose, source,
+        /// recipient?, mode?, payload?, date?}`.
+        #[arg(long, value_name = "FILE.json")]
+        request: PathBuf,
+    },
 }
 
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Policy(PolicyCommand::Check { dir }) => policy_check(&dir),
+        Command::Policy(PolicyCommand::Explain { config, request }) => {
+            with_config(&config, |config| {
+                let text = runtime()?.block_on(explain_cli::run(&config, &request))?;
+                print!("{text}");
+                Ok(())
+            })
+        }
         Command::Keygen { config } => with_config(&config, |config| {
             let outcomes = keys::keygen(&config.audit).map_err(|e| e.to_string())?;
             for outcome in outcomes {
@@ -117,9 +134,9 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 fn policy_check(dir: &std::path::Path) -> ExitCode {
-    match policy::PolicyBundle::load(dir) {
-        Ok(bundle) => {
-            println!("{}: ok, policy version {}", dir.display(), bundle.version());
+    match policy::check(dir) {
+        Ok(summary) => {
+            println!("{}: {summary}", dir.display());
             ExitCode::SUCCESS
         }
         Err(errors) => {

@@ -24,6 +24,10 @@ pub mod consent;
 pub mod cpr;
 /// `sluse demo`: a self-contained gateway on loopback with demo issuer, tokens and cases.
 pub mod demo;
+/// `sluse policy explain`: one request dry-run through the real decision path.
+pub mod explain_cli;
+/// Gathering a decision's facts (age, assignments, consents) from the store.
+pub mod facts;
 /// Key files: the audit signing key and the pseudonym key, created by `sluse keygen`.
 pub mod keys;
 /// Policy bundle: files on disk → typed, validated PolicyBundle; the pure decide().

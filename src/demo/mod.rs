@@ -5,6 +5,8 @@
 //! 127.0.0.1, and prints the base URL with a ready-made token and `curl` line for each role.
 //! The tokens are signed by a demo issuer whose key lives only in the data directory.
 
+mod cases;
+
 use std::{
     fs,
     path::{Path, PathBuf},
@@ -13,10 +15,13 @@ use std::{
 
 use crate::{
     app::Application,
-    auth::{DemoIssuer, Role},
+    auth::{DemoIssuer, Principal, Role},
     clock::{Clock, SystemClock},
     config::Config,
-    keys, server,
+    cpr::{Cpr, PseudonymKey},
+    facts, keys,
+    policy::{self, PolicyBundle},
+    server,
     store::{OpenMode, Store},
     telemetry,
 };
@@ -101,13 +106,19 @@ pub async fn run(data_dir: Option<PathBuf>, port: u16) -> Result<(), String> {
     let config = Config::load(&config_path).map_err(|e| e.to_string())?;
     telemetry::init(&config.log);
 
+    let clock = Arc::new(SystemClock);
     let store = Store::connect(&config.database, OpenMode::CreateIfMissing)
         .await
         .map_err(|e| e.to_string())?;
     store.migrate().await.map_err(|e| e.to_string())?;
+    let bundle = PolicyBundle::load(&config.policies.dir).map_err(|e| e.to_string())?;
+    let key = keys::load_pseudonym_key(&config.audit.pseudonym_key).map_err(|e| e.to_string())?;
+    let cases = cases::load(&store, &key, bundle.version(), clock.today(), clock.now())
+        .await
+        .map_err(|e| e.to_string())?;
+    let example = explained_example(&store, &key, &bundle, &cases, clock.today()).await?;
     store.close().await;
 
-    let clock = Arc::new(SystemClock);
     let app = Application::build(config, clock.clone())
         .await
         .map_err(|e| e.to_string())?;
@@ -115,6 +126,7 @@ pub async fn run(data_dir: Option<PathBuf>, port: u16) -> Result<(), String> {
     let base = format!("http://{addr}");
     let issuer = DemoIssuer::load(&dir.join("demo-issuer.key")).map_err(|e| e.to_string())?;
     print_welcome(&base, &dir, &config_path, &issuer, clock.as_ref())?;
+    print_cases(&base, &cases, &example);
     app.run_until(server::shutdown_signal())
         .await
         .map_err(|e| format!("server failed: {e}"))
@@ -219,9 +231,67 @@ fn print_welcome(
     println!("  curl -s {base}/healthz");
     println!("  curl -s {base}/readyz");
     println!("  curl -s -i {base}/v1/unknown        # errors are application/problem+json");
+    Ok(())
+}
+
+/// `policy explain` of Emma's contact person asking social services whether a measure is active.
+async fn explained_example(
+    store: &Store,
+    key: &PseudonymKey,
+    bundle: &PolicyBundle,
+    cases: &[cases::Case],
+    today: jiff::civil::Date,
+) -> Result<String, String> {
+    let Some(emma) = cases.iter().find(|c| c.name == "Emma") else {
+        return Ok(String::new());
+    };
+    let cpr = Cpr::parse(&emma.cpr).map_err(|e| e.to_string())?;
+    let facts = facts::gather(store, key, &cpr, today)
+        .await
+        .map_err(|e| e.to_string())?;
+    let request = policy::Request {
+        requester: Principal {
+            sub: cases::CONTACT_PERSON.to_owned(),
+            dept: "youth-unit".to_owned(),
+            role: Role::ContactPerson,
+        },
+        category: "social.measures".to_owned(),
+        purpose: "kui.contact_person".to_owned(),
+        source: "social-services".to_owned(),
+        recipient: "youth-unit".to_owned(),
+        mode: policy::Mode::Pull,
+        payload: None,
+    };
+    Ok(policy::explain(bundle, &request, &facts, today).to_string())
+}
+
+fn print_cases(base: &str, cases: &[cases::Case], example: &str) {
+    println!(
+        "Demo cases (fictitious CPR numbers; contact person `{}`):",
+        cases::CONTACT_PERSON
+    );
+    for case in cases {
+        println!(
+            "  {:<9} {}  age {:>2}  {}",
+            case.name, case.cpr, case.age, case.story
+        );
+    }
+    if let Some(emma) = cases.iter().find(|c| c.name == "Emma") {
+        println!();
+        println!("Her contact person looks up Emma's assignments:");
+        println!(
+            "  curl -s -X POST {base}/v1/assignments/query -H \"Authorization: Bearer $TOKEN_JONAS_KP\" \\\n       -H 'content-type: application/json' -d '{{\"subject\": \"{}\"}}'",
+            emma.cpr
+        );
+        println!();
+        println!("What the gateway would decide if he asked social services about her measures");
+        println!("(the output of `sluse policy explain`):");
+        for line in example.lines() {
+            println!("  {line}");
+        }
+    }
     println!();
     println!("Stop with Ctrl-C.");
-    Ok(())
 }
 
 fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
