@@ -56,6 +56,9 @@ pub enum StartError {
         /// What went wrong.
         problem: String,
     },
+    /// The crypto providers are not the ones this binary needs.
+    #[error("crypto provider: {0}")]
+    Crypto(String),
     /// Anything else the configuration makes impossible.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
@@ -127,6 +130,9 @@ impl Application {
     /// Checks and loads everything, binds the listener. Nothing is served yet.
     pub async fn build(config: Config, clock: SharedClock) -> Result<Application, StartError> {
         auth::install_crypto_provider();
+        // A binary built without our jsonwebtoken provider would panic at the first token; refuse to
+        // start instead.
+        auth::jwt_ring::check_installed().map_err(|e| StartError::Crypto(e.to_string()))?;
         let signing_key = keys::load_signing_key(&config.audit.signing_key)?;
         let pseudonym_key = keys::load_pseudonym_key(&config.audit.pseudonym_key)?;
         let bundle =

@@ -6,6 +6,7 @@ mod consents;
 mod health;
 pub mod json;
 mod me;
+pub mod openapi;
 pub mod problem;
 mod request_log;
 mod subject;
@@ -36,6 +37,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/openapi.json", get(openapi::openapi))
         .route("/v1/me", get(me::me))
         .route("/v1/assignments", post(assignments::create))
         .route("/v1/assignments/query", post(assignments::query))

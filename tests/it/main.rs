@@ -13,5 +13,6 @@ mod errors;
 mod helpers;
 mod identity;
 mod logs;
+mod openapi;
 mod tls;
 mod tokens;
