@@ -17,6 +17,7 @@ use crate::{
     keys::{self, KeyError, SigningKey},
     policy::{PolicyBundle, PolicyErrors},
     server,
+    sources::Sources,
     store::{OpenMode, Store, StoreError},
 };
 
@@ -56,6 +57,9 @@ pub enum StartError {
         /// What went wrong.
         problem: String,
     },
+    /// A source system could not be set up.
+    #[error("{0}")]
+    Sources(String),
     /// The crypto providers are not the ones this binary needs.
     #[error("crypto provider: {0}")]
     Crypto(String),
@@ -78,6 +82,7 @@ struct Inner {
     clock: SharedClock,
     pseudonym_key: PseudonymKey,
     signing_key: SigningKey,
+    sources: Sources,
 }
 
 impl std::fmt::Debug for AppState {
@@ -110,6 +115,10 @@ impl AppState {
     /// The subject pseudonym key.
     pub fn pseudonym_key(&self) -> &PseudonymKey {
         &self.inner.pseudonym_key
+    }
+    /// The source systems of pull requests.
+    pub fn sources(&self) -> &Sources {
+        &self.inner.sources
     }
     /// The audit checkpoint signing key.
     pub fn signing_key(&self) -> &SigningKey {
@@ -148,6 +157,7 @@ impl Application {
             ),
             _ => None,
         };
+        let sources = Sources::from_config(&config.sources).map_err(StartError::Sources)?;
         let store = Store::connect(&config.database, OpenMode::Existing).await?;
         store.check_schema().await?;
 
@@ -172,6 +182,7 @@ impl Application {
                 clock,
                 pseudonym_key,
                 signing_key,
+                sources,
             }),
         };
         let router = api::router(state.clone());

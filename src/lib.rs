@@ -36,6 +36,8 @@ pub mod policy;
 pub mod registry;
 /// The listener: TLS or loopback plain HTTP, graceful shutdown.
 pub mod server;
+/// Connectors to the departments' systems (the source protocol), and simulated ones for the demo.
+pub mod sources;
 /// Storage: pools, migrations, one store trait per capability, SQLite and PostgreSQL.
 pub mod store;
 /// Logging set-up.

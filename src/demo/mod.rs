@@ -6,6 +6,7 @@
 //! The tokens are signed by a demo issuer whose key lives only in the data directory.
 
 mod cases;
+mod sources;
 
 use std::{
     fs,
@@ -102,7 +103,11 @@ pub async fn run(data_dir: Option<PathBuf>, port: u16) -> Result<(), String> {
             .map_err(|e| format!("cannot create a temporary directory: {e}"))?
             .keep(),
     };
-    let config_path = prepare(&dir, port)?;
+    let today = SystemClock.today();
+    let sources = sources::start(&cases::cases(today))
+        .await
+        .map_err(|e| format!("cannot start the simulated source systems: {e}"))?;
+    let config_path = prepare(&dir, port, &sources)?;
     let config = Config::load(&config_path).map_err(|e| e.to_string())?;
     telemetry::init(&config.log);
 
@@ -134,7 +139,7 @@ pub async fn run(data_dir: Option<PathBuf>, port: u16) -> Result<(), String> {
 
 /// Writes everything the demo needs into `dir` (keeping what is already there) and returns the
 /// config file's path.
-pub fn prepare(dir: &Path, port: u16) -> Result<PathBuf, String> {
+pub fn prepare(dir: &Path, port: u16, sources: &[(String, String)]) -> Result<PathBuf, String> {
     fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
     let issuer_key = dir.join("demo-issuer.key");
     let issuer = if issuer_key.exists() {
@@ -151,7 +156,7 @@ pub fn prepare(dir: &Path, port: u16) -> Result<PathBuf, String> {
         copy_dir(&shipped_policies(), &policies)?;
     }
     let config_path = dir.join("sluse.toml");
-    fs::write(&config_path, demo_config(port))
+    fs::write(&config_path, demo_config(port, sources))
         .map_err(|e| format!("cannot write `{}`: {e}", config_path.display()))?;
     let config = Config::load(&config_path).map_err(|e| e.to_string())?;
     keys::keygen(&config.audit).map_err(|e| e.to_string())?;
@@ -163,8 +168,8 @@ pub fn shipped_policies() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/policies"))
 }
 
-fn demo_config(port: u16) -> String {
-    format!(
+fn demo_config(port: u16, sources: &[(String, String)]) -> String {
+    let mut config = format!(
         r#"# Written by `sluse demo`. Paths are relative to this file.
 [server]
 listen = "127.0.0.1:{port}"
@@ -188,7 +193,13 @@ pseudonym_key = "keys/pseudonym.key"
 [log]
 format = "pretty"
 "#
-    )
+    );
+    for (department, url) in sources {
+        config.push_str(&format!(
+            "\n# A simulated source system started by the demo.\n[[sources]]\ndepartment = \"{department}\"\nurl = \"{url}\"\ntimeout_ms = 2000\n"
+        ));
+    }
+    config
 }
 
 fn print_welcome(
