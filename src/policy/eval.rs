@@ -617,16 +617,21 @@ fn find_consent(
             let needed = rules
                 .band(age)
                 .map(|b| {
-                    let who = b
-                        .required
-                        .iter()
-                        .map(|g| format!("`{g}`"))
-                        .collect::<Vec<_>>();
+                    let names = |gs: &[GiverRole]| {
+                        gs.iter()
+                            .map(|g| format!("`{g}`"))
+                            .collect::<Vec<_>>()
+                            .join(" and ")
+                    };
                     let ages = match b.to {
-                        Some(to) => format!("{}–{to}", b.from),
+                        Some(to) => format!("{}-{to}", b.from),
                         None => format!("{} and over", b.from),
                     };
-                    format!("for a subject aged {ages} it needs {}", who.join(" and "))
+                    format!(
+                        "for a subject aged {ages} it needs {} and may be given only by {}",
+                        names(&b.required),
+                        names(&b.may_give)
+                    )
                 })
                 .unwrap_or_else(|| "no consent rule covers the subject's age".into());
             let given = c

@@ -291,35 +291,6 @@ pub fn check(dir: &Path) -> Result<Summary, PolicyErrors> {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::path::PathBuf;
-
-    use super::*;
-
-    fn shipped() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policies")
-    }
-
-    #[test]
-    fn the_shipped_bundle_loads_with_the_reference_departments() {
-        let bundle = PolicyBundle::load(&shipped()).unwrap();
-        let kinds = [
-            ("youth-unit", DeptKind::YouthUnit),
-            ("social-services", DeptKind::SocialServices),
-            ("nordskolen", DeptKind::School),
-            ("ppr", DeptKind::Ppr),
-            ("fgu-nord", DeptKind::EducationInstitution),
-            ("jobcenter", DeptKind::JobCentre),
-            ("dpo-office", DeptKind::Oversight),
-        ];
-        for (id, kind) in kinds {
-            assert_eq!(bundle.department(id).map(|d| d.kind), Some(kind), "{id}");
-        }
-        assert!(bundle.department("marketing").is_none());
-        assert_eq!(bundle.version().len(), 64);
-        assert_eq!(
-            PolicyBundle::load(&shipped()).unwrap().version(),
-            bundle.version()
-        );
-    }
-}
+mod load_tests;
+#[cfg(test)]
+mod tests;

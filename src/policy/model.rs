@@ -445,11 +445,16 @@ impl ConsentRules {
             .map(|b| b.from)
     }
 
-    /// Whether a consent given by `givers` suffices for a subject aged `age`: everyone the band
-    /// requires is among them.
+    /// Whether a consent given by `givers` suffices for a subject aged `age` today: everyone the
+    /// band requires gave it, and nobody gave it who may not give for a subject of this age. So a
+    /// joint consent of a 17-year-old and a custody holder lapses on the 18th birthday (the custody
+    /// holder's part lapses, and the young person must renew it alone), and a custody holder's
+    /// consent for a 14-year-old no longer suffices on the 15th birthday.
     pub fn givers_suffice(&self, age: u32, givers: &[GiverRole]) -> bool {
-        self.band(age)
-            .is_some_and(|b| b.required.iter().all(|r| givers.contains(r)))
+        self.band(age).is_some_and(|b| {
+            b.required.iter().all(|r| givers.contains(r))
+                && givers.iter().all(|g| b.may_give.contains(g))
+        })
     }
 }
 
