@@ -3,14 +3,14 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::condition::Condition;
 use super::plan::RedactionPlan;
 use crate::auth::Role;
 
 /// The kind of a department: flows are written between kinds, departments are instances of them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeptKind {
     /// The municipal youth unit (den kommunale ungeindsats, KUI).
@@ -459,7 +459,7 @@ impl ConsentRules {
 }
 
 /// Whether a flow carries data on request or as a notice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// The recipient asks (`POST /v1/requests`); the data is fetched from the source.
