@@ -444,15 +444,18 @@ pub(crate) fn evaluate(
             continue;
         };
         let failed = rule_failures(rule, age, req.payload.as_ref());
-        note(&mut trace, failed.is_empty(), || match failed.is_empty() {
-            true => format!("legal basis `{id}` applies ({})", conditions_text(rule)),
-            false => format!("legal basis `{id}` does not apply: {}", failed.join("; ")),
+        note(&mut trace, failed.is_empty(), || {
+            if failed.is_empty() {
+                format!("legal basis `{id}` applies ({})", conditions_text(rule))
+            } else {
+                format!("legal basis `{id}` does not apply: {}", failed.join("; "))
+            }
         });
         if failed.is_empty() {
             chosen = Some((
                 i,
                 Basis {
-                    kind: super::BasisKind::Legal,
+                    kind: BasisKind::Legal,
                     id: id.clone(),
                 },
                 true,
@@ -483,7 +486,7 @@ pub(crate) fn evaluate(
                     chosen = Some((
                         i,
                         Basis {
-                            kind: super::BasisKind::Consent,
+                            kind: BasisKind::Consent,
                             id,
                         },
                         special,

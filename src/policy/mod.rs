@@ -1,9 +1,11 @@
-//! The policy bundle: the TOML files of `policies/` parsed (`file.rs`), checked and compiled into a
-//! typed [`PolicyBundle`] (`compile.rs`), and the pure decision over it (`eval.rs`, [`decide`]),
-//! which [`explain`] runs again with a trace.
+//! The policy bundle: the TOML files of `policies/` parsed (`file.rs`), checked and compiled into
+//! a typed [`PolicyBundle`](crate::policy::PolicyBundle) (`compile/`), and the pure decision over
+//! it, [`decide`](crate::policy::decide) (`eval.rs`), which
+//! [`explain`](crate::policy::explain) runs again with a trace.
 //!
-//! parse → validate → evaluate, with a typed error at each stage: [`PolicyBundle::load`] returns
-//! every problem of a directory at once as [`PolicyErrors`], each displayed as `file:line: message`.
+//! parse → validate → evaluate, with a typed error at each stage:
+//! [`PolicyBundle::load`](crate::policy::PolicyBundle::load) returns every problem of a directory at
+//! once as [`PolicyErrors`](crate::policy::PolicyErrors), each displayed as `file:line: message`.
 //! The format is described in `policies/README.md`.
 
 use std::collections::HashMap;
