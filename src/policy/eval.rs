@@ -444,15 +444,18 @@ pub(crate) fn evaluate(
             continue;
         };
         let failed = rule_failures(rule, age, req.payload.as_ref());
-        note(&mut trace, failed.is_empty(), || match failed.is_empty() {
-            true => format!("legal basis `{id}` applies ({})", conditions_text(rule)),
-            false => format!("legal basis `{id}` does not apply: {}", failed.join("; ")),
+        note(&mut trace, failed.is_empty(), || {
+            if failed.is_empty() {
+                format!("legal basis `{id}` applies ({})", conditions_text(rule))
+            } else {
+                format!("legal basis `{id}` does not apply: {}", failed.join("; "))
+            }
         });
         if failed.is_empty() {
             chosen = Some((
                 i,
                 Basis {
-                    kind: super::BasisKind::Legal,
+                    kind: BasisKind::Legal,
                     id: id.clone(),
                 },
                 true,
@@ -483,7 +486,7 @@ pub(crate) fn evaluate(
                     chosen = Some((
                         i,
                         Basis {
-                            kind: super::BasisKind::Consent,
+                            kind: BasisKind::Consent,
                             id,
                         },
                         special,
@@ -617,16 +620,21 @@ fn find_consent(
             let needed = rules
                 .band(age)
                 .map(|b| {
-                    let who = b
-                        .required
-                        .iter()
-                        .map(|g| format!("`{g}`"))
-                        .collect::<Vec<_>>();
+                    let names = |gs: &[GiverRole]| {
+                        gs.iter()
+                            .map(|g| format!("`{g}`"))
+                            .collect::<Vec<_>>()
+                            .join(" and ")
+                    };
                     let ages = match b.to {
-                        Some(to) => format!("{}–{to}", b.from),
+                        Some(to) => format!("{}-{to}", b.from),
                         None => format!("{} and over", b.from),
                     };
-                    format!("for a subject aged {ages} it needs {}", who.join(" and "))
+                    format!(
+                        "for a subject aged {ages} it needs {} and may be given only by {}",
+                        names(&b.required),
+                        names(&b.may_give)
+                    )
                 })
                 .unwrap_or_else(|| "no consent rule covers the subject's age".into());
             let given = c

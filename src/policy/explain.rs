@@ -192,16 +192,16 @@ fn nearest(bundle: &PolicyBundle, req: &Request) -> Vec<(FlowSummary, Vec<String
 impl fmt::Display for Explanation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let r = &self.request;
-        let (verb, from_to) = match r.mode {
-            super::Mode::Pull => ("asks", format!("`{}` for", r.source)),
-            super::Mode::Notice => ("sends", format!("to `{}`", r.recipient)),
-        };
         writeln!(
             f,
-            "request: `{}` ({} of `{}`) {verb} {from_to} `{}`, purpose `{}` ({})",
-            r.requester.sub, r.requester.role, r.requester.dept, r.category, r.purpose, r.mode
+            "request: {} of `{}` from `{}` to `{}` for `{}`",
+            r.mode, r.category, r.source, r.recipient, r.purpose
         )?;
-        writeln!(f, "  from `{}` to `{}`", r.source, r.recipient)?;
+        writeln!(
+            f,
+            "  by `{}`, {} of `{}`",
+            r.requester.sub, r.requester.role, r.requester.dept
+        )?;
 
         writeln!(f, "facts on {}:", self.today)?;
         writeln!(

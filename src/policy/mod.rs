@@ -1,9 +1,11 @@
-//! The policy bundle: the TOML files of `policies/` parsed (`file.rs`), checked and compiled into a
-//! typed [`PolicyBundle`] (`compile.rs`), and the pure decision over it (`eval.rs`, [`decide`]),
-//! which [`explain`] runs again with a trace.
+//! The policy bundle: the TOML files of `policies/` parsed (`file.rs`), checked and compiled into
+//! a typed [`PolicyBundle`](crate::policy::PolicyBundle) (`compile/`), and the pure decision over
+//! it, [`decide`](crate::policy::decide) (`eval.rs`), which
+//! [`explain`](crate::policy::explain) runs again with a trace.
 //!
-//! parse → validate → evaluate, with a typed error at each stage: [`PolicyBundle::load`] returns
-//! every problem of a directory at once as [`PolicyErrors`], each displayed as `file:line: message`.
+//! parse → validate → evaluate, with a typed error at each stage:
+//! [`PolicyBundle::load`](crate::policy::PolicyBundle::load) returns every problem of a directory at
+//! once as [`PolicyErrors`](crate::policy::PolicyErrors), each displayed as `file:line: message`.
 //! The format is described in `policies/README.md`.
 
 use std::collections::HashMap;
@@ -291,35 +293,6 @@ pub fn check(dir: &Path) -> Result<Summary, PolicyErrors> {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::path::PathBuf;
-
-    use super::*;
-
-    fn shipped() -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("policies")
-    }
-
-    #[test]
-    fn the_shipped_bundle_loads_with_the_reference_departments() {
-        let bundle = PolicyBundle::load(&shipped()).unwrap();
-        let kinds = [
-            ("youth-unit", DeptKind::YouthUnit),
-            ("social-services", DeptKind::SocialServices),
-            ("nordskolen", DeptKind::School),
-            ("ppr", DeptKind::Ppr),
-            ("fgu-nord", DeptKind::EducationInstitution),
-            ("jobcenter", DeptKind::JobCentre),
-            ("dpo-office", DeptKind::Oversight),
-        ];
-        for (id, kind) in kinds {
-            assert_eq!(bundle.department(id).map(|d| d.kind), Some(kind), "{id}");
-        }
-        assert!(bundle.department("marketing").is_none());
-        assert_eq!(bundle.version().len(), 64);
-        assert_eq!(
-            PolicyBundle::load(&shipped()).unwrap().version(),
-            bundle.version()
-        );
-    }
-}
+mod load_tests;
+#[cfg(test)]
+mod tests;

@@ -3,14 +3,14 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::condition::Condition;
 use super::plan::RedactionPlan;
 use crate::auth::Role;
 
 /// The kind of a department: flows are written between kinds, departments are instances of them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeptKind {
     /// The municipal youth unit (den kommunale ungeindsats, KUI).
@@ -445,16 +445,21 @@ impl ConsentRules {
             .map(|b| b.from)
     }
 
-    /// Whether a consent given by `givers` suffices for a subject aged `age`: everyone the band
-    /// requires is among them.
+    /// Whether a consent given by `givers` suffices for a subject aged `age` today: everyone the
+    /// band requires gave it, and nobody gave it who may not give for a subject of this age. So a
+    /// joint consent of a 17-year-old and a custody holder lapses on the 18th birthday (the custody
+    /// holder's part lapses, and the young person must renew it alone), and a custody holder's
+    /// consent for a 14-year-old no longer suffices on the 15th birthday.
     pub fn givers_suffice(&self, age: u32, givers: &[GiverRole]) -> bool {
-        self.band(age)
-            .is_some_and(|b| b.required.iter().all(|r| givers.contains(r)))
+        self.band(age).is_some_and(|b| {
+            b.required.iter().all(|r| givers.contains(r))
+                && givers.iter().all(|g| b.may_give.contains(g))
+        })
     }
 }
 
 /// Whether a flow carries data on request or as a notice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     /// The recipient asks (`POST /v1/requests`); the data is fetched from the source.
