@@ -220,6 +220,17 @@ impl PseudonymKey {
     }
 }
 
+impl PseudonymKey {
+    /// A 32-byte key for another purpose, derived from this one as HMAC-SHA256(key, `label`), so
+    /// the data directory holds one secret and each use has its own key (the HMAC is a PRF).
+    pub fn derive(&self, label: &str) -> [u8; 32] {
+        let tag = hmac::sign(&self.0, label.as_bytes());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(&tag.as_ref()[..32]);
+        out
+    }
+}
+
 impl fmt::Debug for PseudonymKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("PseudonymKey(..)")
