@@ -259,7 +259,7 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "policies ok: {} departments, {} categories, {} purposes, {} legal bases, {} flows",
+            "ok: {} departments, {} categories, {} purposes, {} legal bases, {} flows",
             self.departments, self.categories, self.purposes, self.legal_bases, self.flows
         )?;
         if !self.unverified_bases.is_empty() {

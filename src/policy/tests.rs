@@ -1272,7 +1272,7 @@ fn policy_check_summarises_the_shipped_bundle() {
     let summary = super::check(&shipped_dir()).unwrap();
     let text = summary.to_string().replace(&summary.version, "<version>");
     insta::assert_snapshot!(text, @r"
-    policies ok: 7 departments, 7 categories, 3 purposes, 11 legal bases, 8 flows
+    ok: 7 departments, 7 categories, 3 purposes, 11 legal bases, 8 flows
     unverified legal bases (a lawyer should confirm them): `absence-15pct`, `ssd`
     version <version>
     ");
