@@ -30,6 +30,8 @@ pub mod explain_cli;
 pub mod facts;
 /// Key files: the audit signing key and the pseudonym key, created by `sluse keygen`.
 pub mod keys;
+/// Push notices, idempotency and the departments' inboxes.
+pub mod notices;
 /// Policy bundle: files on disk → typed, validated PolicyBundle; the pure decide().
 pub mod policy;
 /// Contact-person assignments: who has a need to know.

@@ -51,7 +51,12 @@ impl Sealer {
     }
 
     /// `nonce || ciphertext || tag` of `content`, bound to `item_id` and `recipient`.
-    pub fn seal(&self, content: &Sealed, item_id: &str, recipient: &str) -> Result<Vec<u8>, SealError> {
+    pub fn seal(
+        &self,
+        content: &Sealed,
+        item_id: &str,
+        recipient: &str,
+    ) -> Result<Vec<u8>, SealError> {
         let mut nonce = [0u8; NONCE_LEN];
         self.rng.fill(&mut nonce).map_err(|_| SealError("sealed"))?;
         let mut buffer = serde_json::to_vec(content).map_err(|_| SealError("sealed"))?;
@@ -101,7 +106,10 @@ mod tests {
         };
         let blob = sealer(1).seal(&content, "item-1", "youth-unit").unwrap();
         assert!(!String::from_utf8_lossy(&blob).contains("4121"));
-        assert_eq!(sealer(1).open(&blob, "item-1", "youth-unit").unwrap(), content);
+        assert_eq!(
+            sealer(1).open(&blob, "item-1", "youth-unit").unwrap(),
+            content
+        );
         assert!(sealer(1).open(&blob, "item-2", "youth-unit").is_err());
         assert!(sealer(1).open(&blob, "item-1", "social-services").is_err());
         assert!(sealer(2).open(&blob, "item-1", "youth-unit").is_err());

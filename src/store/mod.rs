@@ -6,6 +6,7 @@
 
 mod assignments;
 mod consents;
+mod notices;
 mod postgres;
 mod sqlite;
 
@@ -155,6 +156,12 @@ impl Store {
             Store::Postgres(s) => s.pool().close().await,
         }
     }
+}
+
+/// An instant as stored: RFC 3339 in UTC with exactly six fractional digits, so that text order is
+/// time order (SQLite compares these columns as text).
+pub(crate) fn instant_text(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
 /// Compares the migrations recorded in the database (version → checksum) with the embedded ones.

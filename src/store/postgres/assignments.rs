@@ -7,7 +7,7 @@ use super::PgStore;
 use crate::{
     cpr::Pseudonym,
     registry::{Assignment, AssignmentStore, EndReason},
-    store::{StoreError, assignments::AssignmentRow},
+    store::{StoreError, assignments::AssignmentRow, instant_text},
 };
 
 const COLUMNS: &str = "id::text AS id, subject_pseudonym, contact_person, department, \
@@ -29,9 +29,9 @@ impl AssignmentStore for PgStore {
         .bind(a.start.to_string())
         .bind(a.status.to_string())
         .bind(a.end_reason.map(|r| r.as_str()))
-        .bind(a.ended_at.map(|t| t.to_string()))
+        .bind(a.ended_at.map(instant_text))
         .bind(&a.created_by)
-        .bind(a.created_at.to_string())
+        .bind(instant_text(a.created_at))
         .execute(self.pool())
         .await?;
         Ok(())
@@ -51,7 +51,7 @@ impl AssignmentStore for PgStore {
              WHERE id = $3::uuid AND status = 'active' RETURNING {COLUMNS}"
         )))
         .bind(reason.as_str())
-        .bind(at.to_string())
+        .bind(instant_text(at))
         .bind(id)
         .fetch_optional(self.pool())
         .await?;

@@ -9,6 +9,7 @@ use sqlx::{
 
 mod assignments;
 mod consents;
+mod notices;
 
 use super::StoreError;
 

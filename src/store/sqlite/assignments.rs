@@ -6,7 +6,7 @@ use super::SqliteStore;
 use crate::{
     cpr::Pseudonym,
     registry::{Assignment, AssignmentStore, EndReason},
-    store::{StoreError, assignments::AssignmentRow},
+    store::{StoreError, assignments::AssignmentRow, instant_text},
 };
 
 const COLUMNS: &str = "id, subject_pseudonym, contact_person, department, start_date, status, \
@@ -26,9 +26,9 @@ impl AssignmentStore for SqliteStore {
         .bind(a.start.to_string())
         .bind(a.status.to_string())
         .bind(a.end_reason.map(|r| r.as_str()))
-        .bind(a.ended_at.map(|t| t.to_string()))
+        .bind(a.ended_at.map(instant_text))
         .bind(&a.created_by)
-        .bind(a.created_at.to_string())
+        .bind(instant_text(a.created_at))
         .execute(self.pool())
         .await?;
         Ok(())
@@ -45,7 +45,7 @@ impl AssignmentStore for SqliteStore {
              WHERE id = $3 AND status = 'active' RETURNING {COLUMNS}"
         )))
         .bind(reason.as_str())
-        .bind(at.to_string())
+        .bind(instant_text(at))
         .bind(id)
         .fetch_optional(self.pool())
         .await?;

@@ -7,6 +7,7 @@ use crate::{
     store::{
         StoreError,
         consents::{ConsentRow, json_text},
+        instant_text,
     },
 };
 
@@ -36,14 +37,14 @@ impl ConsentStore for SqliteStore {
         .bind(&c.policy_version)
         .bind(&c.recorded_by)
         .bind(&c.recorded_by_dept)
-        .bind(c.recorded_at.to_string())
+        .bind(instant_text(c.recorded_at))
         .execute(&mut *tx)
         .await?;
         sqlx::query(
             "INSERT INTO consent_events (consent_id, event, at, actor) VALUES ($1, 'recorded', $2, $3)",
         )
         .bind(&c.id)
-        .bind(c.recorded_at.to_string())
+        .bind(instant_text(c.recorded_at))
         .bind(&c.recorded_by)
         .execute(&mut *tx)
         .await?;
@@ -61,7 +62,7 @@ impl ConsentStore for SqliteStore {
             "UPDATE consents SET withdrawn_at = $1, withdrawn_by = $2, withdraw_reason = $3 \
              WHERE id = $4 AND withdrawn_at IS NULL",
         )
-        .bind(w.at.to_string())
+        .bind(instant_text(w.at))
         .bind(&w.by)
         .bind(&w.reason)
         .bind(id)
@@ -74,7 +75,7 @@ impl ConsentStore for SqliteStore {
                  VALUES ($1, 'withdrawn', $2, $3, $4)",
             )
             .bind(id)
-            .bind(w.at.to_string())
+            .bind(instant_text(w.at))
             .bind(&w.by)
             .bind(&w.reason)
             .execute(&mut *tx)

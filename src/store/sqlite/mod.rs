@@ -12,6 +12,7 @@ use sqlx::{
 
 mod assignments;
 mod consents;
+mod notices;
 
 use super::{OpenMode, StoreError};
 

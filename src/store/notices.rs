@@ -1,0 +1,153 @@
+//! `NoticeStore` for the backend-neutral [`Store`], and the row conversions both backends share.
+
+use jiff::Timestamp;
+
+use super::{Store, StoreError, assignments::parse_instant};
+use crate::notices::{Claim, InboxItem, NoticeRecord, NoticeStore};
+
+/// A notice row (instants and JSON as text).
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct NoticeRow {
+    pub id: String,
+    pub sender_dept: String,
+    pub sender_sub: String,
+    pub idempotency_key: String,
+    pub body_digest: String,
+    pub kind: String,
+    pub subject_pseudonym: String,
+    pub response: Option<String>,
+    pub created_at: String,
+}
+
+impl TryFrom<NoticeRow> for NoticeRecord {
+    type Error = StoreError;
+
+    fn try_from(row: NoticeRow) -> Result<Self, Self::Error> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("notice {}: {what}", row.id));
+        Ok(NoticeRecord {
+            response: row
+                .response
+                .as_deref()
+                .map(|r| serde_json::from_str(r).map_err(|_| corrupt("response")))
+                .transpose()?,
+            created_at: parse_instant(&row.created_at).ok_or_else(|| corrupt("created_at"))?,
+            id: row.id,
+            sender_dept: row.sender_dept,
+            sender_sub: row.sender_sub,
+            idempotency_key: row.idempotency_key,
+            body_digest: row.body_digest,
+            kind: row.kind,
+            subject_pseudonym: row.subject_pseudonym,
+        })
+    }
+}
+
+/// An inbox row.
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct InboxRow {
+    pub id: String,
+    pub notice_id: String,
+    pub recipient_dept: String,
+    pub kind: String,
+    pub sealed: Vec<u8>,
+    pub redacted: String,
+    pub basis: Option<String>,
+    pub disclosure_id: String,
+    pub received_at: String,
+    pub acked_at: Option<String>,
+    pub acked_by: Option<String>,
+}
+
+impl TryFrom<InboxRow> for InboxItem {
+    type Error = StoreError;
+
+    fn try_from(row: InboxRow) -> Result<Self, Self::Error> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("inbox item {}: {what}", row.id));
+        Ok(InboxItem {
+            redacted: serde_json::from_str(&row.redacted).map_err(|_| corrupt("redacted"))?,
+            basis: row
+                .basis
+                .as_deref()
+                .map(|b| serde_json::from_str(b).map_err(|_| corrupt("basis")))
+                .transpose()?,
+            received_at: parse_instant(&row.received_at).ok_or_else(|| corrupt("received_at"))?,
+            acked_at: row
+                .acked_at
+                .as_deref()
+                .map(|t| parse_instant(t).ok_or_else(|| corrupt("acked_at")))
+                .transpose()?,
+            id: row.id,
+            notice_id: row.notice_id,
+            recipient: row.recipient_dept,
+            kind: row.kind,
+            sealed: row.sealed,
+            disclosure_id: row.disclosure_id,
+            acked_by: row.acked_by,
+        })
+    }
+}
+
+impl NoticeStore for Store {
+    async fn claim_notice(&self, notice: &NoticeRecord) -> Result<Claim, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.claim_notice(notice).await,
+            Store::Postgres(s) => s.claim_notice(notice).await,
+        }
+    }
+
+    async fn notice_by_key(
+        &self,
+        dept: &str,
+        key: &str,
+    ) -> Result<Option<NoticeRecord>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.notice_by_key(dept, key).await,
+            Store::Postgres(s) => s.notice_by_key(dept, key).await,
+        }
+    }
+
+    async fn complete_notice(
+        &self,
+        notice_id: &str,
+        response: &serde_json::Value,
+        items: &[InboxItem],
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.complete_notice(notice_id, response, items, at).await,
+            Store::Postgres(s) => s.complete_notice(notice_id, response, items, at).await,
+        }
+    }
+
+    async fn deliver(&self, items: &[InboxItem]) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.deliver(items).await,
+            Store::Postgres(s) => s.deliver(items).await,
+        }
+    }
+
+    async fn inbox(
+        &self,
+        recipient: &str,
+        after: Option<(Timestamp, String)>,
+        limit: u32,
+    ) -> Result<Vec<InboxItem>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.inbox(recipient, after, limit).await,
+            Store::Postgres(s) => s.inbox(recipient, after, limit).await,
+        }
+    }
+
+    async fn ack(
+        &self,
+        recipient: &str,
+        notice_id: &str,
+        by: &str,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.ack(recipient, notice_id, by, at).await,
+            Store::Postgres(s) => s.ack(recipient, notice_id, by, at).await,
+        }
+    }
+}
