@@ -33,7 +33,7 @@ pub enum Claim {
     /// The key was new: this request owns the notice.
     New,
     /// The key was claimed before (possibly still in progress: `response` is `None`).
-    Existing(NoticeRecord),
+    Existing(Box<NoticeRecord>),
 }
 
 /// One delivery in a department's inbox.

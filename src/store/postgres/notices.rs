@@ -71,7 +71,7 @@ impl NoticeStore for PgStore {
             .notice_by_key(&n.sender_dept, &n.idempotency_key)
             .await?
         {
-            Some(existing) => Ok(Claim::Existing(existing)),
+            Some(existing) => Ok(Claim::Existing(Box::new(existing))),
             None => Err(StoreError::Conflict("the notice claim vanished".to_owned())),
         }
     }

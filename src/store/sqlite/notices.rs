@@ -67,7 +67,7 @@ impl NoticeStore for SqliteStore {
             .notice_by_key(&n.sender_dept, &n.idempotency_key)
             .await?
         {
-            Some(existing) => Ok(Claim::Existing(existing)),
+            Some(existing) => Ok(Claim::Existing(Box::new(existing))),
             None => Err(StoreError::Conflict("the notice claim vanished".to_owned())),
         }
     }
