@@ -119,6 +119,13 @@ impl NoticeStore for Store {
         }
     }
 
+    async fn release_claim(&self, notice_id: &str) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.release_claim(notice_id).await,
+            Store::Postgres(s) => s.release_claim(notice_id).await,
+        }
+    }
+
     async fn deliver(&self, items: &[InboxItem]) -> Result<(), StoreError> {
         match self {
             Store::Sqlite(s) => s.deliver(items).await,

@@ -110,6 +110,17 @@ impl NoticeStore for PgStore {
         Ok(())
     }
 
+    async fn release_claim(&self, notice_id: &str) -> Result<(), StoreError> {
+        if uuid::Uuid::parse_str(notice_id).is_err() {
+            return Ok(());
+        }
+        sqlx::query("DELETE FROM notices WHERE id = $1::uuid AND response IS NULL")
+            .bind(notice_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     async fn deliver(&self, items: &[InboxItem]) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
         insert_items(&mut tx, items).await?;

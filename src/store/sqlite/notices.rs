@@ -106,6 +106,14 @@ impl NoticeStore for SqliteStore {
         Ok(())
     }
 
+    async fn release_claim(&self, notice_id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM notices WHERE id = $1 AND response IS NULL")
+            .bind(notice_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     async fn deliver(&self, items: &[InboxItem]) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
         insert_items(&mut tx, items).await?;
