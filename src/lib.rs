@@ -34,6 +34,8 @@ pub mod keys;
 pub mod notices;
 /// Policy bundle: files on disk → typed, validated PolicyBundle; the pure decide().
 pub mod policy;
+/// Redaction: a permit's plan applied to a source record; free text scrubbed.
+pub mod redact;
 /// Contact-person assignments: who has a need to know.
 pub mod registry;
 /// The listener: TLS or loopback plain HTTP, graceful shutdown.
