@@ -88,7 +88,8 @@ pub trait NoticeStore {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Gives up a claim whose notice failed before anything was delivered, so a retry can run.
-    fn release_claim(&self, notice_id: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn release_claim(&self, notice_id: &str)
+    -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Delivers items that belong to no notice (e.g. `consent_withdrawn`).
     fn deliver(&self, items: &[InboxItem]) -> impl Future<Output = Result<(), StoreError>> + Send;
