@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use crate::{
     app::Application,
     clock::SystemClock,
-    config::Config,
+    config::{Config, LogFormat},
     demo, explain_cli, keys, policy, server,
     store::{OpenMode, Store},
     telemetry,
@@ -20,6 +20,10 @@ use crate::{
 #[derive(Debug, Parser)]
 #[command(name = "sluse", version, about, propagate_version = true)]
 pub struct Cli {
+    /// Log lines as `json` (the default, for collectors) or `pretty` (for a terminal); overrides
+    /// `log.format` of the configuration.
+    #[arg(long, global = true, value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -83,16 +87,17 @@ pub enum PolicyCommand {
 
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> ExitCode {
+    let log_format = cli.log_format;
     match cli.command {
         Command::Policy(PolicyCommand::Check { dir }) => policy_check(&dir),
         Command::Policy(PolicyCommand::Explain { config, request }) => {
-            with_config(&config, |config| {
+            with_config(&config, log_format, |config| {
                 let text = runtime()?.block_on(explain_cli::run(&config, &request))?;
                 print!("{text}");
                 Ok(())
             })
         }
-        Command::Keygen { config } => with_config(&config, |config| {
+        Command::Keygen { config } => with_config(&config, log_format, |config| {
             let outcomes = keys::keygen(&config.audit).map_err(|e| e.to_string())?;
             for outcome in outcomes {
                 match outcome {
@@ -102,7 +107,7 @@ pub fn run(cli: Cli) -> ExitCode {
             }
             Ok(())
         }),
-        Command::Migrate { config } => with_config(&config, |config| {
+        Command::Migrate { config } => with_config(&config, log_format, |config| {
             runtime()?.block_on(async {
                 let store = Store::connect(&config.database, OpenMode::CreateIfMissing)
                     .await
@@ -113,7 +118,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 Ok(())
             })
         }),
-        Command::Serve { config } => with_config(&config, |config| {
+        Command::Serve { config } => with_config(&config, log_format, |config| {
             telemetry::init(&config.log);
             runtime()?.block_on(async {
                 let app = Application::build(config, Arc::new(SystemClock))
@@ -127,7 +132,7 @@ pub fn run(cli: Cli) -> ExitCode {
             })
         }),
         Command::Demo { data_dir, port } => match runtime() {
-            Ok(rt) => report(rt.block_on(demo::run(data_dir, port))),
+            Ok(rt) => report(rt.block_on(demo::run(data_dir, port, log_format))),
             Err(e) => report(Err(e)),
         },
     }
@@ -146,9 +151,18 @@ fn policy_check(dir: &std::path::Path) -> ExitCode {
     }
 }
 
-fn with_config(path: &std::path::Path, f: impl FnOnce(Config) -> Result<(), String>) -> ExitCode {
+fn with_config(
+    path: &std::path::Path,
+    log_format: Option<LogFormat>,
+    f: impl FnOnce(Config) -> Result<(), String>,
+) -> ExitCode {
     match Config::load(path) {
-        Ok(config) => report(f(config)),
+        Ok(mut config) => {
+            if let Some(format) = log_format {
+                config.log.format = format;
+            }
+            report(f(config))
+        }
         Err(e) => {
             eprintln!("error: invalid configuration in `{}`: {e}", path.display());
             ExitCode::FAILURE

@@ -94,7 +94,11 @@ const USERS: [DemoUser; 8] = [
 ];
 
 /// Prepares the data directory and serves until SIGINT/SIGTERM.
-pub async fn run(data_dir: Option<PathBuf>, port: u16) -> Result<(), String> {
+pub async fn run(
+    data_dir: Option<PathBuf>,
+    port: u16,
+    log_format: Option<crate::config::LogFormat>,
+) -> Result<(), String> {
     let dir = match data_dir {
         Some(dir) => dir,
         None => tempfile::Builder::new()
@@ -108,7 +112,10 @@ pub async fn run(data_dir: Option<PathBuf>, port: u16) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot start the simulated source systems: {e}"))?;
     let config_path = prepare(&dir, port, &sources)?;
-    let config = Config::load(&config_path).map_err(|e| e.to_string())?;
+    let mut config = Config::load(&config_path).map_err(|e| e.to_string())?;
+    if let Some(format) = log_format {
+        config.log.format = format;
+    }
     telemetry::init(&config.log);
 
     let clock = Arc::new(SystemClock);
