@@ -2,22 +2,40 @@
 //!
 //! - [`record`]: what a record holds (no CPR numbers, no payloads).
 //! - [`canonical`]: the byte encoding that is hashed and signed (`docs/audit-format.md`).
+//! - [`appender`]: the one task that chains and commits records in batches (group commit).
 //! - [`checkpoint`]: signed `(seq, head_hash, at, key_id)` checkpoints.
+//! - [`verify`]: recomputes the chain and checks it against the checkpoints.
 //!
 //! Storage is the [`AuditStore`] trait, implemented per backend under `store/`.
 
+pub mod appender;
 pub mod canonical;
 pub mod checkpoint;
+pub mod cli;
 pub mod record;
+pub mod verify;
 
 use std::future::Future;
 
+pub use appender::{AppenderConfig, AuditLog};
 pub use checkpoint::{Checkpoint, CheckpointSet, PublicKey};
 pub use record::{
     AuditDecision, AuditReason, AuditRecord, ChainedRecord, Outcome, Requester, payload_digest,
 };
+pub use verify::{BadRecord, Verification, verify};
 
 use crate::store::StoreError;
+
+/// Why an append did not become durable. The caller must release nothing (→ 503).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AuditError {
+    /// The batch could not be committed; no record of it is in the chain.
+    #[error("the audit log is unavailable: {0}")]
+    Unavailable(String),
+    /// The appender has stopped (shutdown).
+    #[error("the audit log is shut down")]
+    Closed,
+}
 
 /// The head of the chain: the last record's position and hash (`0` and 64 zeros when empty).
 #[derive(Debug, Clone, PartialEq, Eq)]
