@@ -7,9 +7,11 @@
 use std::{collections::HashSet, future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::Router;
+use tokio::task::JoinHandle;
 
 use crate::{
     api,
+    audit::{AppenderConfig, AuditLog},
     auth::{self, TokenVerifier},
     clock::SharedClock,
     config::Config,
@@ -81,8 +83,9 @@ struct Inner {
     verifier: TokenVerifier,
     clock: SharedClock,
     pseudonym_key: PseudonymKey,
-    signing_key: SigningKey,
+    signing_key: Arc<SigningKey>,
     sources: Sources,
+    audit: AuditLog,
 }
 
 impl std::fmt::Debug for AppState {
@@ -124,6 +127,10 @@ impl AppState {
     pub fn signing_key(&self) -> &SigningKey {
         &self.inner.signing_key
     }
+    /// The audit log: append a record before releasing anything.
+    pub fn audit(&self) -> &AuditLog {
+        &self.inner.audit
+    }
 }
 
 /// A gateway that is ready to serve: state built, listener bound.
@@ -133,6 +140,7 @@ pub struct Application {
     router: Router,
     state: AppState,
     grace: Duration,
+    audit_task: JoinHandle<()>,
 }
 
 impl Application {
@@ -173,6 +181,13 @@ impl Application {
                 problem: e.to_string(),
             })?;
         let grace = Duration::from_millis(config.server.shutdown_grace_ms);
+        let signing_key = Arc::new(signing_key);
+        let (audit, audit_task) = AuditLog::start(
+            store.clone(),
+            signing_key.clone(),
+            clock.clone(),
+            AppenderConfig::from_config(&config.audit),
+        );
         let state = AppState {
             inner: Arc::new(Inner {
                 config,
@@ -183,6 +198,7 @@ impl Application {
                 pseudonym_key,
                 signing_key,
                 sources,
+                audit,
             }),
         };
         let router = api::router(state.clone());
@@ -192,6 +208,7 @@ impl Application {
             router,
             state,
             grace,
+            audit_task,
         })
     }
 
@@ -210,8 +227,8 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then finishes requests in flight (up to the grace period)
-    /// and closes the store.
+    /// Serves until `shutdown` completes, then finishes requests in flight (up to the grace period),
+    /// stops the audit appender (final checkpoint) and closes the store.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -219,6 +236,8 @@ impl Application {
         let store = self.state.store().clone();
         let result =
             server::serve(self.listener, self.tls, self.router, shutdown, self.grace).await;
+        self.state.audit().shutdown().await;
+        let _ = self.audit_task.await;
         store.close().await;
         result
     }

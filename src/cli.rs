@@ -62,6 +62,9 @@ pub enum Command {
     /// Work with policy bundles.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Work with the audit trail: verify the chain, export checkpoints.
+    #[command(subcommand)]
+    Audit(crate::audit::cli::AuditCommand),
 }
 
 /// `sluse policy …`.
@@ -131,6 +134,14 @@ pub fn run(cli: Cli) -> ExitCode {
                     .map_err(|e| format!("server failed: {e}"))
             })
         }),
+        Command::Audit(command) => {
+            let path = command.config().to_owned();
+            with_config(&path, log_format, |config| {
+                let text = runtime()?.block_on(crate::audit::cli::run(command, &config))?;
+                println!("{text}");
+                Ok(())
+            })
+        }
         Command::Demo { data_dir, port } => match runtime() {
             Ok(rt) => report(rt.block_on(demo::run(data_dir, port, log_format))),
             Err(e) => report(Err(e)),

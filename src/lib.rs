@@ -10,6 +10,8 @@
 pub mod api;
 /// Start-up: load and check everything, bind the listener.
 pub mod app;
+/// The tamper-evident audit trail: records, canonical encoding, hash chain, appender, checkpoints.
+pub mod audit;
 /// Identity: verified JWTs become a [`auth::Principal`]; TLS and mTLS set-up.
 pub mod auth;
 /// The command line.

@@ -2,6 +2,7 @@
 
 mod access;
 mod assignments;
+mod audit;
 mod consents;
 mod health;
 pub mod json;
@@ -45,6 +46,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/consents", post(consents::record))
         .route("/v1/consents/query", post(consents::query))
         .route("/v1/consents/{id}/withdraw", post(consents::withdraw))
+        .route("/v1/audit/verify", get(audit::verify))
+        .route("/v1/audit/checkpoints", get(audit::checkpoints))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Layers run bottom-up on the way in: the request id and log line wrap everything, so a

@@ -193,6 +193,13 @@ impl From<crate::store::StoreError> for ApiError {
     }
 }
 
+impl From<crate::audit::AuditError> for ApiError {
+    fn from(error: crate::audit::AuditError) -> Self {
+        // No durable audit record, no data: fail closed.
+        ApiError::Unavailable(error.to_string())
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let problem = self.to_problem();

@@ -5,6 +5,7 @@
 //! embedded default; PostgreSQL is for production and for several replicas on one database.
 
 mod assignments;
+mod audit;
 mod consents;
 mod notices;
 mod postgres;

@@ -236,7 +236,7 @@ async fn create_pg_database(admin_url: &str) -> (String, String) {
     (format!("{base}/{name}"), name)
 }
 
-async fn drop_pg_database(admin_url: &str, name: &str) {
+pub async fn drop_pg_database(admin_url: &str, name: &str) {
     use sqlx::Connection;
     if let Ok(mut conn) = sqlx::PgConnection::connect(admin_url).await {
         let _ = sqlx::query(sqlx::AssertSqlSafe(format!(

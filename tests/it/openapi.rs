@@ -16,6 +16,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/consents"),
     ("post", "/v1/consents/{id}/withdraw"),
     ("post", "/v1/consents/query"),
+    ("get", "/v1/audit/verify"),
+    ("get", "/v1/audit/checkpoints"),
 ];
 
 #[tokio::test]

@@ -8,6 +8,7 @@ use sqlx::{
 };
 
 mod assignments;
+mod audit;
 mod consents;
 mod notices;
 

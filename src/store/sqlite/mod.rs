@@ -11,6 +11,7 @@ use sqlx::{
 };
 
 mod assignments;
+mod audit;
 mod consents;
 mod notices;
 

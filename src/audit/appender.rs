@@ -1,0 +1,273 @@
+//! The appender: one task that chains and commits audit records in batches (group commit).
+//!
+//! Callers send their records on a bounded channel and wait. The task takes everything pending (up
+//! to [`AppenderConfig::max_batch`] records), appends it in one transaction and only after the
+//! commit answers every waiter; if the commit fails, every waiter of that batch gets an error and
+//! must release nothing. A full channel makes callers wait (backpressure); nothing is dropped.
+//!
+//! Checkpoints are signed every `checkpoint_every` records, every `checkpoint_interval` when
+//! records were added, and at shutdown.
+
+use std::{sync::Arc, time::Duration};
+
+use tokio::{
+    sync::{mpsc, oneshot},
+    task::JoinHandle,
+    time::{Instant, MissedTickBehavior},
+};
+
+use super::{AuditError, AuditRecord, AuditStore, ChainedRecord, checkpoint};
+use crate::{clock::SharedClock, config::AuditConfig, keys::SigningKey, store::Store};
+
+/// How the appender batches and checkpoints.
+#[derive(Debug, Clone)]
+pub struct AppenderConfig {
+    /// Commands waiting in the channel before callers wait.
+    pub queue: usize,
+    /// Most records in one transaction.
+    pub max_batch: usize,
+    /// Sign a checkpoint after this many records.
+    pub checkpoint_every: u64,
+    /// …or after this long, when records were added since the last one.
+    pub checkpoint_interval: Duration,
+}
+
+impl AppenderConfig {
+    /// The cadence from `[audit]`, with the default queue and batch sizes.
+    pub fn from_config(audit: &AuditConfig) -> AppenderConfig {
+        AppenderConfig {
+            checkpoint_every: audit.checkpoint_every.max(1),
+            checkpoint_interval: Duration::from_secs(audit.checkpoint_interval_s.max(1)),
+            ..AppenderConfig::default()
+        }
+    }
+}
+
+impl Default for AppenderConfig {
+    fn default() -> Self {
+        AppenderConfig {
+            queue: 4096,
+            max_batch: 2048,
+            checkpoint_every: 1000,
+            checkpoint_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+type Reply = oneshot::Sender<Result<Vec<ChainedRecord>, AuditError>>;
+
+enum Command {
+    Append(Vec<AuditRecord>, Reply),
+    Shutdown(oneshot::Sender<()>),
+}
+
+/// The handle callers append through. Cheap to clone; every clone feeds the one appender task.
+#[derive(Debug, Clone)]
+pub struct AuditLog {
+    tx: mpsc::Sender<Command>,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::Append(records, _) => write!(f, "Append({} records)", records.len()),
+            Command::Shutdown(_) => f.write_str("Shutdown"),
+        }
+    }
+}
+
+impl AuditLog {
+    /// Spawns the appender task on the current runtime.
+    pub fn start(
+        store: Store,
+        key: Arc<SigningKey>,
+        clock: SharedClock,
+        config: AppenderConfig,
+    ) -> (AuditLog, JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(config.queue.max(1));
+        let task = Appender {
+            store,
+            key,
+            clock,
+            config,
+            since_checkpoint: 0,
+            head: None,
+        };
+        let handle = tokio::spawn(task.run(rx));
+        (AuditLog { tx }, handle)
+    }
+
+    /// Appends one record; returns it chained once it is durable.
+    pub async fn append(&self, record: AuditRecord) -> Result<ChainedRecord, AuditError> {
+        self.append_many(vec![record])
+            .await?
+            .pop()
+            .ok_or_else(|| AuditError::Unavailable("the appender returned no record".to_owned()))
+    }
+
+    /// Appends several records (one notice to several recipients) in one transaction, in order;
+    /// either all are durable or none is.
+    pub async fn append_many(
+        &self,
+        records: Vec<AuditRecord>,
+    ) -> Result<Vec<ChainedRecord>, AuditError> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Command::Append(records, reply))
+            .await
+            .map_err(|_| AuditError::Closed)?;
+        answer.await.map_err(|_| AuditError::Closed)?
+    }
+
+    /// Stops the appender: what was queued before is appended, a final checkpoint is signed, and
+    /// later appends fail with [`AuditError::Closed`]. Returns when the task is done.
+    pub async fn shutdown(&self) {
+        let (done, finished) = oneshot::channel();
+        if self.tx.send(Command::Shutdown(done)).await.is_ok() {
+            let _ = finished.await;
+        }
+    }
+}
+
+struct Appender {
+    store: Store,
+    key: Arc<SigningKey>,
+    clock: SharedClock,
+    config: AppenderConfig,
+    /// Records this process appended since its last checkpoint.
+    since_checkpoint: u64,
+    /// The last head this process committed, `(seq, hash)`.
+    head: Option<(u64, String)>,
+}
+
+impl Appender {
+    async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        let mut ticker = tokio::time::interval_at(
+            Instant::now() + self.config.checkpoint_interval,
+            self.config.checkpoint_interval,
+        );
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut shutdown: Option<oneshot::Sender<()>> = None;
+        loop {
+            let first = tokio::select! {
+                command = rx.recv() => command,
+                _ = ticker.tick() => {
+                    if self.since_checkpoint > 0 {
+                        self.checkpoint_last_head().await;
+                    }
+                    continue;
+                }
+            };
+            let Some(first) = first else { break };
+            let mut batch: Vec<(Vec<AuditRecord>, Reply)> = Vec::new();
+            let mut size = 0;
+            let mut next = Some(first);
+            while let Some(command) = next.take() {
+                match command {
+                    Command::Append(records, reply) => {
+                        size += records.len();
+                        batch.push((records, reply));
+                    }
+                    Command::Shutdown(done) => {
+                        shutdown = Some(done);
+                        break;
+                    }
+                }
+                if size < self.config.max_batch {
+                    next = rx.try_recv().ok();
+                }
+            }
+            if !batch.is_empty() {
+                self.commit(batch).await;
+            }
+            if shutdown.is_some() {
+                break;
+            }
+        }
+        // Anything queued before the shutdown was asked for is still appended.
+        rx.close();
+        while let Some(command) = rx.recv().await {
+            if let Command::Append(records, reply) = command {
+                self.commit(vec![(records, reply)]).await;
+            }
+        }
+        self.final_checkpoint().await;
+        if let Some(done) = shutdown {
+            let _ = done.send(());
+        }
+    }
+
+    /// Appends a batch in one transaction and answers every waiter.
+    async fn commit(&mut self, batch: Vec<(Vec<AuditRecord>, Reply)>) {
+        let counts: Vec<usize> = batch.iter().map(|(r, _)| r.len()).collect();
+        let (records, replies): (Vec<Vec<AuditRecord>>, Vec<Reply>) = batch.into_iter().unzip();
+        let records: Vec<AuditRecord> = records.into_iter().flatten().collect();
+        match self.store.append_audit(records).await {
+            Ok(chained) => {
+                if let Some(last) = chained.last() {
+                    self.head = Some((last.seq, last.hash.clone()));
+                }
+                self.since_checkpoint += chained.len() as u64;
+                let mut chained = chained.into_iter();
+                for (reply, count) in replies.into_iter().zip(counts) {
+                    let mine: Vec<ChainedRecord> = chained.by_ref().take(count).collect();
+                    // A caller that stopped waiting still has its record in the chain.
+                    let _ = reply.send(Ok(mine));
+                }
+                if self.since_checkpoint >= self.config.checkpoint_every {
+                    self.checkpoint_last_head().await;
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, records = counts.iter().sum::<usize>(), "audit append failed");
+                let error = AuditError::Unavailable(e.to_string());
+                for reply in replies {
+                    let _ = reply.send(Err(error.clone()));
+                }
+            }
+        }
+    }
+
+    async fn checkpoint_last_head(&mut self) {
+        if let Some((seq, hash)) = self.head.clone()
+            && self.sign_and_store(seq, &hash).await
+        {
+            self.since_checkpoint = 0;
+        }
+    }
+
+    /// At shutdown: a checkpoint of the head as the database has it, unless one covers it already.
+    async fn final_checkpoint(&mut self) {
+        let head = match self.store.audit_head().await {
+            Ok(head) => head,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the audit head for the final checkpoint");
+                return;
+            }
+        };
+        let latest = self.store.latest_checkpoint_seq().await.ok().flatten();
+        if head.seq > 0 && latest.is_none_or(|l| l < head.seq) {
+            self.sign_and_store(head.seq, &head.hash).await;
+        }
+    }
+
+    async fn sign_and_store(&self, seq: u64, hash: &str) -> bool {
+        let Some(checkpoint) = checkpoint::sign(&self.key, seq, hash, self.clock.now()) else {
+            tracing::error!(
+                seq,
+                "the audit head's hash is not a hash; no checkpoint signed"
+            );
+            return false;
+        };
+        match self.store.insert_checkpoint(&checkpoint).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %e, seq, "cannot store an audit checkpoint");
+                false
+            }
+        }
+    }
+}

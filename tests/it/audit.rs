@@ -1,0 +1,781 @@
+//! The audit chain: group commit under concurrency, tamper detection (on SQLite by editing the file
+//! directly), signed checkpoints that expose a cut or rewritten tail, the CLI, the HTTP endpoints,
+//! and the independent Python verifier.
+
+use std::{collections::BTreeSet, path::PathBuf, sync::Arc};
+
+use serde_json::Value;
+use sluse::{
+    app::Application,
+    audit::{
+        self, AppenderConfig, AuditDecision, AuditLog, AuditReason, AuditRecord, CheckpointSet,
+        Outcome, Requester, Verification,
+        canonical::{link, unhex_hash},
+        checkpoint::public_key,
+        cli::write_jsonl,
+    },
+    auth::Role,
+    clock::{SharedClock, SystemClock},
+    config::Config,
+    cpr::Pseudonym,
+    keys::{self, SigningKey},
+    policy::{Basis, BasisKind},
+    store::{OpenMode, Store},
+};
+use sqlx::Connection;
+use tempfile::TempDir;
+use tokio::task::JoinHandle;
+
+use crate::{
+    cli::sluse,
+    helpers::{Backend, Options, drop_pg_database, prepare},
+    tokens::TestKeys,
+};
+
+/// A migrated database with the test config and keys, without the HTTP server.
+struct Fixture {
+    dir: TempDir,
+    config_path: PathBuf,
+    config: Config,
+    store: Store,
+    key: Arc<SigningKey>,
+    pg: Option<(String, String)>,
+}
+
+impl Fixture {
+    async fn new(backend: Backend) -> Fixture {
+        let (dir, config_path, _, pg) = prepare(&Options {
+            backend,
+            ..Options::default()
+        })
+        .await;
+        let config = Config::load(&config_path).unwrap();
+        let store = Store::connect(&config.database, OpenMode::Existing)
+            .await
+            .unwrap();
+        let key = Arc::new(keys::load_signing_key(&config.audit.signing_key).unwrap());
+        Fixture {
+            dir,
+            config_path,
+            config,
+            store,
+            key,
+            pg,
+        }
+    }
+
+    fn log(&self, checkpoint_every: u64) -> (AuditLog, JoinHandle<()>) {
+        AuditLog::start(
+            self.store.clone(),
+            self.key.clone(),
+            Arc::new(SystemClock),
+            AppenderConfig {
+                checkpoint_every,
+                ..AppenderConfig::default()
+            },
+        )
+    }
+
+    /// Appends `n` records one after another (so checkpoints fall exactly every `every`), then
+    /// shuts the appender down.
+    async fn chain(&self, n: usize, every: u64) {
+        let (log, task) = self.log(every);
+        for i in 0..n {
+            log.append(record(i)).await.unwrap();
+        }
+        log.shutdown().await;
+        task.await.unwrap();
+    }
+
+    /// Runs SQL against the database directly, as someone with access to it would: on SQLite, a
+    /// separate connection to the file.
+    async fn tamper(&self, statements: &[&str]) {
+        match &self.store {
+            Store::Sqlite(_) => {
+                let path = self.dir.path().join("sluse.db");
+                let mut conn =
+                    sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+                        .await
+                        .unwrap();
+                for sql in statements {
+                    sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+                        .execute(&mut conn)
+                        .await
+                        .unwrap();
+                }
+                conn.close().await.unwrap();
+            }
+            Store::Postgres(pg) => {
+                for sql in statements {
+                    sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+                        .execute(pg.pool())
+                        .await
+                        .unwrap();
+                }
+            }
+        }
+    }
+
+    async fn hash_at(&self, seq: u64) -> String {
+        let page = audit::AuditStore::audit_page(&self.store, seq - 1, 1)
+            .await
+            .unwrap();
+        page[0].hash.clone()
+    }
+
+    async fn verify(&self, file: Option<&CheckpointSet>) -> Verification {
+        audit::verify(&self.store, &[public_key(&self.key)], file, |_| {})
+            .await
+            .unwrap()
+    }
+
+    async fn checkpoint_file(&self) -> CheckpointSet {
+        CheckpointSet {
+            checkpoints: audit::all_checkpoints(&self.store).await.unwrap(),
+            public_keys: vec![public_key(&self.key)],
+        }
+    }
+
+    fn bad_seq(v: &Verification) -> u64 {
+        assert!(!v.ok, "expected a broken chain: {v:?}");
+        v.first_bad.as_ref().unwrap().seq
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        if let Some((admin, name)) = self.pg.take() {
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(drop_pg_database(&admin, &name));
+            })
+            .join();
+        }
+    }
+}
+
+/// A record that varies with `i`: permits and denials, with and without subject and basis.
+fn record(i: usize) -> AuditRecord {
+    let permit = !i.is_multiple_of(3);
+    AuditRecord {
+        disclosure_id: uuid::Uuid::now_v7(),
+        at: "2026-03-01T09:15:00.123456789Z".parse().unwrap(),
+        requester: Requester {
+            sub: format!("kp-{}", i % 7),
+            dept: "youth-unit".to_owned(),
+            role: Role::ContactPerson,
+        },
+        subject_pseudonym: (!i.is_multiple_of(5))
+            .then(|| Pseudonym::from_stored(format!("ps_{i:064x}"))),
+        category: "social.measures".to_owned(),
+        purpose: "kui.contact_person".to_owned(),
+        source: Some("social-services".to_owned()),
+        recipient: Some("youth-unit".to_owned()),
+        decision: if permit {
+            AuditDecision::Permit
+        } else {
+            AuditDecision::Deny
+        },
+        outcome: if permit {
+            Outcome::Disclosed
+        } else {
+            Outcome::Denied
+        },
+        basis: permit.then(|| Basis {
+            kind: BasisKind::Consent,
+            id: format!("consent-{i}"),
+        }),
+        reasons: if permit {
+            vec![]
+        } else {
+            vec![AuditReason {
+                code: "no_consent".to_owned(),
+                message: "no consent covers « the recipient » ✓".to_owned(),
+            }]
+        },
+        fields_disclosed: if permit {
+            vec!["active".to_owned(), "caseworker.name".to_owned()]
+        } else {
+            vec![]
+        },
+        fields_redacted: vec!["family_notes".to_owned()],
+        payload_digest: permit.then(|| audit::payload_digest(format!("{{\"i\":{i}}}").as_bytes())),
+        policy_version: "test-v1".to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn a_thousand_concurrent_appends_from_64_tasks_make_one_gap_free_chain_that_verifies() {
+    for backend in Backend::all() {
+        let fx = Fixture::new(backend.clone()).await;
+        let (log, task) = fx.log(100);
+        let writers: Vec<_> = (0..64)
+            .map(|w| {
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let mut seqs = Vec::new();
+                    for i in (w..1000).step_by(64) {
+                        let chained = log.append(record(i)).await.unwrap();
+                        seqs.push(chained.seq);
+                    }
+                    seqs
+                })
+            })
+            .collect();
+        let mut seqs = BTreeSet::new();
+        for writer in writers {
+            for seq in writer.await.unwrap() {
+                assert!(seqs.insert(seq), "seq {seq} handed out twice ({backend:?})");
+            }
+        }
+        assert_eq!(seqs, (1..=1000).collect::<BTreeSet<u64>>(), "{backend:?}");
+        log.shutdown().await;
+        task.await.unwrap();
+
+        let v = fx.verify(None).await;
+        assert!(v.ok, "{backend:?}: {v:?}");
+        assert_eq!(v.records, 1000);
+        assert!(v.checkpoints >= 1, "{backend:?}: {v:?}");
+        let head = audit::AuditStore::audit_head(&fx.store).await.unwrap();
+        assert_eq!((head.seq, head.hash), (1000, v.head_hash.clone()));
+        // The final checkpoint covers the head.
+        let file = fx.checkpoint_file().await;
+        assert_eq!(file.checkpoints.last().unwrap().seq, 1000);
+    }
+}
+
+#[tokio::test]
+async fn several_appenders_on_one_database_keep_one_chain() {
+    // Two appenders stand for two gateway processes: the head is taken under a lock per batch.
+    for backend in Backend::all() {
+        let fx = Fixture::new(backend.clone()).await;
+        let other = Store::connect(&fx.config.database, OpenMode::Existing)
+            .await
+            .unwrap();
+        let (a, ta) = fx.log(1000);
+        let (b, tb) = AuditLog::start(
+            other,
+            fx.key.clone(),
+            Arc::new(SystemClock),
+            AppenderConfig::default(),
+        );
+        let writers: Vec<_> = (0..32)
+            .map(|w| {
+                let log = if w % 2 == 0 { a.clone() } else { b.clone() };
+                tokio::spawn(async move {
+                    for i in 0..10 {
+                        log.append(record(w * 10 + i)).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.await.unwrap();
+        }
+        a.shutdown().await;
+        b.shutdown().await;
+        ta.await.unwrap();
+        tb.await.unwrap();
+        let v = fx.verify(None).await;
+        assert!(v.ok && v.records == 320, "{backend:?}: {v:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_edited_field_is_detected_at_that_record() {
+    for backend in Backend::all() {
+        let fx = Fixture::new(backend.clone()).await;
+        fx.chain(20, 5).await;
+        assert!(fx.verify(None).await.ok);
+        fx.tamper(&["UPDATE audit_log SET purpose = 'kui.follow_up' WHERE seq = 7"])
+            .await;
+        let v = fx.verify(None).await;
+        assert_eq!(Fixture::bad_seq(&v), 7, "{backend:?}");
+        assert!(v.first_bad.unwrap().problem.contains("field was changed"));
+        assert_eq!(v.records, 20);
+    }
+}
+
+#[tokio::test]
+async fn an_edited_list_or_an_unreadable_column_is_detected_at_that_record() {
+    let fx = Fixture::new(Backend::Sqlite).await;
+    fx.chain(20, 5).await;
+    fx.tamper(&[r#"UPDATE audit_log SET fields_disclosed = '["active","caseworker.name","caseworker.phone"]' WHERE seq = 11"#])
+        .await;
+    assert_eq!(Fixture::bad_seq(&fx.verify(None).await), 11);
+    fx.tamper(&["UPDATE audit_log SET requester_role = 'boss' WHERE seq = 4"])
+        .await;
+    let v = fx.verify(None).await;
+    assert_eq!(Fixture::bad_seq(&v), 4);
+    assert!(v.first_bad.unwrap().problem.contains("requester_role"));
+}
+
+#[tokio::test]
+async fn a_deleted_row_is_detected_as_a_gap() {
+    for backend in Backend::all() {
+        let fx = Fixture::new(backend.clone()).await;
+        fx.chain(20, 5).await;
+        fx.tamper(&["DELETE FROM audit_log WHERE seq = 7"]).await;
+        let v = fx.verify(None).await;
+        assert_eq!(Fixture::bad_seq(&v), 7, "{backend:?}");
+        assert!(v.first_bad.unwrap().problem.contains("missing"));
+    }
+}
+
+#[tokio::test]
+async fn two_swapped_rows_are_detected_at_the_first() {
+    for backend in Backend::all() {
+        let fx = Fixture::new(backend.clone()).await;
+        fx.chain(20, 5).await;
+        fx.tamper(&[
+            "UPDATE audit_log SET seq = 1000007 WHERE seq = 7",
+            "UPDATE audit_log SET seq = 7 WHERE seq = 8",
+            "UPDATE audit_log SET seq = 8 WHERE seq = 1000007",
+        ])
+        .await;
+        assert_eq!(Fixture::bad_seq(&fx.verify(None).await), 7, "{backend:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_forged_row_inserted_with_a_valid_hash_is_detected_at_the_next_record() {
+    for backend in Backend::all() {
+        let fx = Fixture::new(backend.clone()).await;
+        fx.chain(20, 5).await;
+        // The forger shifts rows 7.. up by one and inserts a row at 7 that links to row 6.
+        let prev = unhex_hash(&fx.hash_at(6).await).unwrap();
+        let forged = link(6, &prev, record(99));
+        let r = &forged.record;
+        fx.tamper(&[
+            "UPDATE audit_log SET seq = seq + 1000000 WHERE seq >= 7",
+            "UPDATE audit_log SET seq = seq - 999999 WHERE seq > 1000000",
+            &format!(
+                "INSERT INTO audit_log (seq, disclosure_id, at, requester_sub, requester_dept, \
+                 requester_role, subject_pseudonym, category, purpose, source, recipient, decision, \
+                 outcome, basis_kind, basis_id, reasons, fields_disclosed, fields_redacted, \
+                 payload_digest, policy_version, prev_hash, hash) VALUES (7, '{id}', \
+                 '2026-03-01T09:15:00.123456Z', '{sub}', 'youth-unit', 'contact_person', '{subject}', \
+                 'social.measures', 'kui.contact_person', 'social-services', 'youth-unit', \
+                 'deny', 'denied', NULL, NULL, '{reasons}', '[]', '[\"family_notes\"]', NULL, \
+                 'test-v1', '{prev}', '{hash}')",
+                id = r.disclosure_id,
+                sub = r.requester.sub,
+                subject = r.subject_pseudonym.as_ref().unwrap(),
+                reasons = serde_json::to_string(&r.reasons).unwrap(),
+                prev = forged.prev_hash,
+                hash = forged.hash,
+            ),
+        ])
+        .await;
+        let v = fx.verify(None).await;
+        assert_eq!(Fixture::bad_seq(&v), 8, "{backend:?}: {v:?}");
+        assert_eq!(v.records, 21);
+    }
+}
+
+#[tokio::test]
+async fn a_cut_tail_is_found_by_the_head_row_and_by_an_exported_checkpoint_when_both_are_hidden() {
+    for backend in Backend::all() {
+        let fx = Fixture::new(backend.clone()).await;
+        fx.chain(20, 5).await;
+        let exported = fx.checkpoint_file().await;
+        assert_eq!(
+            exported
+                .checkpoints
+                .iter()
+                .map(|c| c.seq)
+                .collect::<Vec<_>>(),
+            [5, 10, 15, 20]
+        );
+
+        // Cutting rows alone leaves the head row (and the stored checkpoints) pointing past the end.
+        fx.tamper(&["DELETE FROM audit_log WHERE seq > 12"]).await;
+        let v = fx.verify(None).await;
+        assert_eq!(Fixture::bad_seq(&v), 13, "{backend:?}: {v:?}");
+
+        // A careful attacker also moves the head row and deletes the stored checkpoints: the
+        // chain alone is then consistent, but the exported checkpoints still expose the cut.
+        let hash12 = fx.hash_at(12).await;
+        fx.tamper(&[
+            &format!("UPDATE audit_head SET seq = 12, hash = '{hash12}' WHERE id = 1"),
+            "DELETE FROM audit_checkpoints",
+        ])
+        .await;
+        assert!(fx.verify(None).await.ok, "{backend:?}");
+        let v = fx.verify(Some(&exported)).await;
+        assert_eq!(Fixture::bad_seq(&v), 13, "{backend:?}: {v:?}");
+        assert!(v.first_bad.unwrap().problem.contains("tail"));
+    }
+}
+
+#[tokio::test]
+async fn a_rewritten_tail_is_found_by_an_exported_checkpoint() {
+    let fx = Fixture::new(Backend::Sqlite).await;
+    fx.chain(20, 5).await;
+    let exported = fx.checkpoint_file().await;
+    // Edit record 12, then recompute every hash from there and move the head: a consistent chain.
+    let mut statements = vec![
+        "UPDATE audit_log SET purpose = 'kui.follow_up' WHERE seq = 12".to_owned(),
+        "DELETE FROM audit_checkpoints".to_owned(),
+    ];
+    fx.tamper(&statements.iter().map(String::as_str).collect::<Vec<_>>())
+        .await;
+    statements.clear();
+    let mut prev = unhex_hash(&fx.hash_at(11).await).unwrap();
+    let rows = audit::AuditStore::audit_page(&fx.store, 11, 100)
+        .await
+        .unwrap();
+    for row in rows {
+        let relinked = link(row.seq - 1, &prev, row.record.unwrap());
+        statements.push(format!(
+            "UPDATE audit_log SET prev_hash = '{}', hash = '{}' WHERE seq = {}",
+            relinked.prev_hash, relinked.hash, row.seq
+        ));
+        prev = unhex_hash(&relinked.hash).unwrap();
+    }
+    statements.push(format!(
+        "UPDATE audit_head SET hash = '{}' WHERE id = 1",
+        sluse::audit::canonical::hex(&prev)
+    ));
+    fx.tamper(&statements.iter().map(String::as_str).collect::<Vec<_>>())
+        .await;
+    assert!(fx.verify(None).await.ok);
+    let v = fx.verify(Some(&exported)).await;
+    assert_eq!(Fixture::bad_seq(&v), 15, "{v:?}");
+    assert!(v.first_bad.unwrap().problem.contains("checkpoint"));
+}
+
+#[tokio::test]
+async fn a_forged_checkpoint_is_refused() {
+    let fx = Fixture::new(Backend::Sqlite).await;
+    fx.chain(10, 5).await;
+    let mut exported = fx.checkpoint_file().await;
+    exported.checkpoints[0].head_hash = "ab".repeat(32);
+    let v = fx.verify(Some(&exported)).await;
+    assert_eq!(Fixture::bad_seq(&v), 5);
+    assert!(v.first_bad.unwrap().problem.contains("signature"));
+}
+
+#[tokio::test]
+async fn the_cli_verifies_exports_and_names_the_first_bad_record() {
+    let fx = Fixture::new(Backend::Sqlite).await;
+    fx.chain(20, 5).await;
+    let out = sluse()
+        .args(["audit", "verify", "--config"])
+        .arg(&fx.config_path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("intact: 20 records"), "{stdout}");
+
+    let file = fx.dir.path().join("checkpoints.json");
+    let out = sluse()
+        .args(["audit", "checkpoint", "export", "--config"])
+        .arg(&fx.config_path)
+        .arg("--out")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let set: CheckpointSet =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(set.checkpoints.len(), 4);
+
+    fx.tamper(&[
+        "DELETE FROM audit_log WHERE seq > 17",
+        "DELETE FROM audit_checkpoints",
+    ])
+    .await;
+    let hash17 = fx.hash_at(17).await;
+    fx.tamper(&[&format!(
+        "UPDATE audit_head SET seq = 17, hash = '{hash17}' WHERE id = 1"
+    )])
+    .await;
+    let out = sluse()
+        .args(["audit", "verify", "--config"])
+        .arg(&fx.config_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "a cut tail is invisible without the file"
+    );
+    let out = sluse()
+        .args(["audit", "verify", "--config"])
+        .arg(&fx.config_path)
+        .arg("--checkpoints")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("broken at seq 18"), "{stderr}");
+}
+
+fn python3() -> Option<&'static str> {
+    std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|_| "python3")
+}
+
+#[tokio::test]
+async fn an_export_round_trips_through_the_documented_python_verifier() {
+    let Some(python) = python3() else {
+        eprintln!("python3 not found; skipping the Python verifier round trip");
+        return;
+    };
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tools/verify_export.py");
+    for backend in Backend::all() {
+        let fx = Fixture::new(backend.clone()).await;
+        fx.chain(30, 10).await;
+        let export = fx.dir.path().join("audit.jsonl");
+        let mut file = std::fs::File::create(&export).unwrap();
+        assert_eq!(write_jsonl(&fx.store, &mut file).await.unwrap(), 30);
+        drop(file);
+        let checkpoints = fx.dir.path().join("checkpoints.json");
+        std::fs::write(
+            &checkpoints,
+            serde_json::to_string(&fx.checkpoint_file().await).unwrap(),
+        )
+        .unwrap();
+        let head = fx.verify(None).await.head_hash;
+
+        let run = |args: &[&std::path::Path]| {
+            let out = std::process::Command::new(python)
+                .arg(&script)
+                .args(args)
+                .output()
+                .unwrap();
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+            )
+        };
+        let flag = std::path::Path::new("--checkpoints");
+        assert_eq!(
+            run(&[&export]),
+            (Some(0), format!("ok 30 {head}")),
+            "{backend:?}"
+        );
+        assert_eq!(
+            run(&[&export, flag, &checkpoints]),
+            (Some(0), format!("ok 30 {head}"))
+        );
+
+        // Change one field of line 12 in the export: the Python verifier finds it there.
+        let text = std::fs::read_to_string(&export).unwrap();
+        let mut lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        lines[11]["recipient"] = Value::from("jobcenter");
+        let edited: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        std::fs::write(&export, &edited).unwrap();
+        let (code, out) = run(&[&export]);
+        assert_eq!(code, Some(1));
+        assert!(out.starts_with("bad 12 "), "{out}");
+
+        // A truncated export is caught by the checkpoints.
+        let cut: String = text.lines().take(25).map(|l| format!("{l}\n")).collect();
+        std::fs::write(&export, cut).unwrap();
+        assert_eq!(run(&[&export]).0, Some(0));
+        let (code, out) = run(&[&export, flag, &checkpoints]);
+        assert_eq!(code, Some(1));
+        assert!(out.starts_with("bad 26 "), "{out}");
+    }
+}
+
+/// A gateway started as production starts it, with its state at hand.
+struct Served {
+    base: String,
+    keys: TestKeys,
+    state: sluse::app::AppState,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+    _dir: TempDir,
+    pg: Option<(String, String)>,
+}
+
+impl Served {
+    async fn start(backend: Backend) -> Served {
+        let (dir, config_path, keys, pg) = prepare(&Options {
+            backend,
+            ..Options::default()
+        })
+        .await;
+        let clock: SharedClock = Arc::new(SystemClock);
+        let app = Application::build(Config::load(&config_path).unwrap(), clock)
+            .await
+            .unwrap();
+        let base = format!("http://{}", app.local_addr().unwrap());
+        let state = app.state().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        }));
+        Served {
+            base,
+            keys,
+            state,
+            stop: Some(stop),
+            task: Some(task),
+            _dir: dir,
+            pg,
+        }
+    }
+
+    /// Stops the server as `serve` does on a signal: requests drain, the appender stops.
+    async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            stop.send(()).unwrap();
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some((admin, name)) = self.pg.take() {
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(drop_pg_database(&admin, &name));
+            })
+            .join();
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_dpo_verifies_the_chain_and_reads_checkpoints_over_http_and_shutdown_signs_the_head() {
+    for backend in Backend::all() {
+        let mut app = Served::start(backend.clone()).await;
+        let (base, keys, state) = (app.base.clone(), &app.keys, app.state.clone());
+        let client = reqwest::Client::new();
+        let dpo = keys.token("dpo-1", "dpo-office", "dpo");
+        let caseworker = keys.token("cw-1", "youth-unit", "caseworker");
+
+        let get = |path: &str, token: &str| {
+            client
+                .get(format!("{base}{path}"))
+                .bearer_auth(token)
+                .send()
+        };
+        for path in ["/v1/audit/verify", "/v1/audit/checkpoints"] {
+            assert_eq!(
+                get(path, &caseworker).await.unwrap().status(),
+                403,
+                "{path}"
+            );
+            assert_eq!(
+                client
+                    .get(format!("{base}{path}"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status(),
+                401
+            );
+        }
+        let body: Value = get("/v1/audit/verify", &dpo)
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(body["ok"], true);
+        assert_eq!(body["records"], 0);
+        assert!(body.get("first_bad").is_none());
+
+        let chained = state
+            .audit()
+            .append_many((0..3).map(record).collect())
+            .await
+            .unwrap();
+        assert_eq!(chained.iter().map(|c| c.seq).collect::<Vec<_>>(), [1, 2, 3]);
+        let body: Value = get("/v1/audit/verify", &dpo)
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(body["ok"], true, "{body}");
+        assert_eq!(body["records"], 3);
+        assert_eq!(body["head_hash"], chained[2].hash.as_str());
+
+        // Stopping the gateway signs a final checkpoint of the head.
+        app.stop().await;
+        assert!(matches!(
+            state.audit().append(record(9)).await,
+            Err(sluse::audit::AuditError::Closed)
+        ));
+        let store = Store::connect(&state.config().database, OpenMode::Existing)
+            .await
+            .unwrap();
+        let cps = audit::all_checkpoints(&store).await.unwrap();
+        assert_eq!(cps.len(), 1);
+        assert_eq!(
+            (cps[0].seq, cps[0].head_hash.as_str()),
+            (3, chained[2].hash.as_str())
+        );
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn checkpoints_are_listed_with_the_public_key_that_verifies_them() {
+    let mut app = Served::start(Backend::Sqlite).await;
+    let (base, keys, state) = (app.base.clone(), &app.keys, app.state.clone());
+    let client = reqwest::Client::new();
+    let dpo = keys.token("dpo-1", "dpo-office", "dpo");
+    let get = || async {
+        let response = client
+            .get(format!("{base}/v1/audit/checkpoints"))
+            .bearer_auth(&dpo)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json::<CheckpointSet>().await.unwrap()
+    };
+    let empty = get().await;
+    assert!(empty.checkpoints.is_empty());
+    assert_eq!(empty.public_keys, vec![public_key(state.signing_key())]);
+
+    let chained = state.audit().append(record(1)).await.unwrap();
+    let signed = audit::checkpoint::sign(
+        state.signing_key(),
+        chained.seq,
+        &chained.hash,
+        state.clock().now(),
+    )
+    .unwrap();
+    audit::AuditStore::insert_checkpoint(state.store(), &signed)
+        .await
+        .unwrap();
+    let set = get().await;
+    assert_eq!(set.checkpoints, vec![signed]);
+    assert!(audit::checkpoint::signature_is_valid(
+        &set.checkpoints[0],
+        &set.public_keys[0]
+    ));
+    app.stop().await;
+}
