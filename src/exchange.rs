@@ -117,7 +117,9 @@ pub async fn request(
         Err(error) => {
             let (outcome, status) = match &error {
                 SourceError::NotFound => (Outcome::NotFound, StatusCode::NOT_FOUND),
-                SourceError::Timeout(_) => (Outcome::SourceUnavailable, StatusCode::GATEWAY_TIMEOUT),
+                SourceError::Timeout(_) => {
+                    (Outcome::SourceUnavailable, StatusCode::GATEWAY_TIMEOUT)
+                }
                 _ => (Outcome::SourceUnavailable, StatusCode::BAD_GATEWAY),
             };
             record.outcome = outcome;
@@ -147,7 +149,9 @@ pub async fn request(
         basis,
         category: body.category,
         data: redacted.data,
-        redacted: redacted.withheld,
+        // The plan's withheld fields, not the record's: listing what the record held would tell
+        // the caller that, say, a diagnosis exists. The audit record keeps the exact list.
+        redacted: withheld_paths(&plan),
     }))
 }
 
@@ -235,6 +239,14 @@ fn source_failed(disclosure_id: &str, status: StatusCode, error: &SourceError) -
         );
     }
     ApiError::Problem(Box::new(problem))
+}
+
+/// The declared fields of the category that the plan withholds.
+pub fn withheld_paths(plan: &policy::RedactionPlan) -> Vec<String> {
+    plan.withheld()
+        .iter()
+        .map(|p| p.as_str().to_owned())
+        .collect()
 }
 
 /// The CPR number as the source protocol carries it (`DDMMYY-SSSS`).

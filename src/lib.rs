@@ -26,6 +26,8 @@ pub mod consent;
 pub mod cpr;
 /// `sluse demo`: a self-contained gateway on loopback with demo issuer, tokens and cases.
 pub mod demo;
+/// The use case of a pull request: facts → decide → fetch → redact → audit → respond.
+pub mod exchange;
 /// `sluse policy explain`: one request dry-run through the real decision path.
 pub mod explain_cli;
 /// Gathering a decision's facts (age, assignments, consents) from the store.

@@ -7,6 +7,7 @@ mod consents;
 mod health;
 pub mod json;
 mod me;
+mod notices;
 pub mod openapi;
 pub mod problem;
 mod request_log;
@@ -43,6 +44,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/assignments", post(assignments::create))
         .route("/v1/assignments/query", post(assignments::query))
         .route("/v1/assignments/{id}/end", post(assignments::end))
+        .route("/v1/requests", post(crate::exchange::request))
+        .route("/v1/notices", post(notices::submit))
+        .route("/v1/inbox", get(notices::inbox))
+        .route("/v1/inbox/{notice_id}/ack", post(notices::ack))
         .route("/v1/consents", post(consents::record))
         .route("/v1/consents/query", post(consents::query))
         .route("/v1/consents/{id}/withdraw", post(consents::withdraw))

@@ -41,7 +41,12 @@ pub async fn submit(
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|k| !k.is_empty())
-        .ok_or_else(|| ApiError::bad_field("Idempotency-Key", "the `Idempotency-Key` header is required"))?;
+        .ok_or_else(|| {
+            ApiError::bad_field(
+                "Idempotency-Key",
+                "the `Idempotency-Key` header is required",
+            )
+        })?;
     if key.len() > 200 {
         return Err(ApiError::bad_field(
             "Idempotency-Key",
@@ -115,11 +120,15 @@ pub async fn inbox(
 ) -> Result<Json<InboxPage>, ApiError> {
     let limit = query.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::bad_field("limit", "`limit` must be between 1 and 1000"));
+        return Err(ApiError::bad_field(
+            "limit",
+            "`limit` must be between 1 and 1000",
+        ));
     }
     let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
     let items = state.store().inbox(&principal.dept, after, limit).await?;
-    let sealer = Sealer::new(state.pseudonym_key()).map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let sealer =
+        Sealer::new(state.pseudonym_key()).map_err(|e| ApiError::Unavailable(e.to_string()))?;
     let next_cursor = (items.len() == limit as usize)
         .then(|| items.last().map(|i| encode_cursor(i.received_at, &i.id)))
         .flatten();
@@ -157,9 +166,13 @@ pub async fn ack(
         .ack(&principal.dept, &notice_id, &principal.sub, at)
         .await?;
     if !found {
-        return Err(ApiError::NotFound("no such notice in your department's inbox".to_owned()));
+        return Err(ApiError::NotFound(
+            "no such notice in your department's inbox".to_owned(),
+        ));
     }
-    Ok(Json(serde_json::json!({"notice_id": notice_id, "acked": true})))
+    Ok(Json(
+        serde_json::json!({"notice_id": notice_id, "acked": true}),
+    ))
 }
 
 fn encode_cursor(at: jiff::Timestamp, id: &str) -> String {

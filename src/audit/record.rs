@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    auth::Role,
+    auth::{Principal, Role},
     cpr::Pseudonym,
     policy::{Basis, Reason},
 };
@@ -119,6 +119,16 @@ pub struct AuditReason {
     pub code: String,
     /// The human explanation.
     pub message: String,
+}
+
+impl From<&Principal> for Requester {
+    fn from(principal: &Principal) -> Self {
+        Requester {
+            sub: principal.sub.clone(),
+            dept: principal.dept.clone(),
+            role: principal.role,
+        }
+    }
 }
 
 impl From<&Reason> for AuditReason {

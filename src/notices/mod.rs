@@ -6,6 +6,7 @@
 //! each refused one is listed in `withheld` and audited. The `Idempotency-Key` makes retries safe.
 
 pub mod seal;
+pub mod service;
 mod store;
 
 pub use seal::{Sealed, Sealer};

@@ -53,13 +53,20 @@ pub struct Answer {
 }
 
 /// Submits a notice (or replays the answer of an earlier identical one).
-pub async fn submit(state: &AppState, sender: &Principal, notice: Submission) -> Result<Answer, ApiError> {
+pub async fn submit(
+    state: &AppState,
+    sender: &Principal,
+    notice: Submission,
+) -> Result<Answer, ApiError> {
     let bundle = state.bundle().clone();
     let Some(category) = bundle.category_for_notice_kind(&notice.kind) else {
         return Err(ApiError::unprocessable(
             "unknown_id",
             "kind",
-            format!("unknown notice kind `{}`; expected `absence`, `education` or `concern`", notice.kind),
+            format!(
+                "unknown notice kind `{}`; expected `absence`, `education` or `concern`",
+                notice.kind
+            ),
         ));
     };
     let category = category.id.clone();
@@ -70,7 +77,11 @@ pub async fn submit(state: &AppState, sender: &Principal, notice: Submission) ->
         idempotency_key: notice.key.clone(),
         body_digest: notice.digest.clone(),
         kind: notice.kind.clone(),
-        subject_pseudonym: notice.subject.pseudonym(state.pseudonym_key()).as_str().to_owned(),
+        subject_pseudonym: notice
+            .subject
+            .pseudonym(state.pseudonym_key())
+            .as_str()
+            .to_owned(),
         response: None,
         created_at: state.clock().now(),
     };
@@ -154,8 +165,8 @@ async fn decide_and_deliver(
         return Ok(answer);
     }
 
-    let sealer = Sealer::new(state.pseudonym_key())
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let sealer =
+        Sealer::new(state.pseudonym_key()).map_err(|e| ApiError::Unavailable(e.to_string()))?;
     let subject = subject_text(&notice.subject);
     let mut records = Vec::with_capacity(routes.len());
     let mut items = Vec::new();
@@ -200,7 +211,7 @@ async fn decide_and_deliver(
                     recipient: recipient.clone(),
                     kind: notice.kind.clone(),
                     sealed,
-                    redacted: redacted.withheld,
+                    redacted: exchange::withheld_paths(&plan),
                     basis: Some(basis),
                     disclosure_id: record.disclosure_id.to_string(),
                     received_at: state.clock().now(),
@@ -252,7 +263,11 @@ async fn store_answer(
 
 /// The answer for a key claimed before: the same answer for the same body (waiting for a
 /// concurrent twin to finish), 409 for another body.
-async fn replay(state: &AppState, notice: &Submission, mut existing: NoticeRecord) -> Result<Answer, ApiError> {
+async fn replay(
+    state: &AppState,
+    notice: &Submission,
+    mut existing: NoticeRecord,
+) -> Result<Answer, ApiError> {
     if existing.body_digest != notice.digest {
         return Err(ApiError::Conflict(
             "this Idempotency-Key was used with another body".to_owned(),
@@ -266,7 +281,8 @@ async fn replay(state: &AppState, notice: &Submission, mut existing: NoticeRecor
         }
         if tokio::time::Instant::now() >= deadline {
             return Err(ApiError::Conflict(
-                "a notice with this Idempotency-Key is still being processed; retry later".to_owned(),
+                "a notice with this Idempotency-Key is still being processed; retry later"
+                    .to_owned(),
             ));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
