@@ -14,5 +14,6 @@ mod helpers;
 mod identity;
 mod logs;
 mod openapi;
+mod registry;
 mod tls;
 mod tokens;
