@@ -368,6 +368,26 @@ async fn the_same_contact_person_cannot_be_assigned_twice() {
 }
 
 #[tokio::test]
+async fn concurrent_identical_assignments_make_one_and_conflict_for_the_rest() {
+    for backend in Backend::all() {
+        let gw = Gateway::start(backend).await;
+        let token = gw.caseworker();
+        let body = json!({"subject": AGED_20, "contact_person": "bo.kontakt"});
+        let statuses: Vec<u16> = futures_util::future::join_all(
+            (0..4).map(|_| gw.post("/v1/assignments", &token, &body)),
+        )
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+        let mut sorted = statuses.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, [201, 409, 409, 409], "{statuses:?}");
+        assert_eq!(gw.assignments(&token, AGED_20).await.len(), 1);
+    }
+}
+
+#[tokio::test]
 async fn an_assignment_ends_with_each_reason() {
     for backend in Backend::all() {
         let gw = Gateway::start(backend).await;
@@ -781,6 +801,11 @@ async fn a_consent_that_ends_before_it_begins_is_refused() {
         let problem_body =
             problem(gw.post("/v1/consents", &gw.caseworker(), &body).await, 422).await;
         assert_eq!(problem_body["field"], "valid_until");
+        // A date that does not exist is malformed, and named.
+        body["valid_until"] = json!("2027-02-29");
+        let problem_body =
+            problem(gw.post("/v1/consents", &gw.caseworker(), &body).await, 400).await;
+        assert_eq!(problem_body["field"], "valid_until");
         // A one-day consent is fine.
         body["valid_until"] = json!(TODAY);
         gw.record(&body).await;
@@ -837,6 +862,58 @@ async fn withdrawing_again_keeps_the_first_withdrawal() {
         let list = gw.consents(AGED_20).await;
         assert_eq!(list[0]["withdrawn_at"], first["withdrawn_at"]);
         assert_eq!(list[0]["withdraw_reason"], "first");
+    }
+}
+
+#[tokio::test]
+async fn concurrent_withdrawals_record_one_withdrawal() {
+    for backend in Backend::all() {
+        let gw = Gateway::start(backend.clone()).await;
+        let id = gw.record(&consent(AGED_20, by_subject())).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let reasons: Vec<Value> = (0..4).map(|i| json!({"reason": format!("r{i}")})).collect();
+        let answers =
+            futures_util::future::join_all(reasons.iter().map(|r| gw.withdraw(&id, Some(r)))).await;
+        let mut times = Vec::new();
+        for answer in answers {
+            assert_eq!(answer.status(), 200);
+            let body: Value = answer.json().await.unwrap();
+            times.push(body["withdrawn_at"].clone());
+        }
+        let list = gw.consents(AGED_20).await;
+        assert!(
+            times.iter().all(|t| *t == list[0]["withdrawn_at"]),
+            "{times:?}"
+        );
+        // Exactly one `withdrawn` event, whichever request won.
+        let url = gw.app.database_url.clone();
+        let events: i64 = match backend {
+            Backend::Sqlite => {
+                use sqlx::Connection;
+                let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                sqlx::query_scalar(
+                    "SELECT count(*) FROM consent_events WHERE consent_id = $1 AND event = 'withdrawn'",
+                )
+                .bind(&id)
+                .fetch_one(&mut db)
+                .await
+                .unwrap()
+            }
+            Backend::Postgres(_) => {
+                use sqlx::Connection;
+                let mut db = sqlx::PgConnection::connect(&url).await.unwrap();
+                sqlx::query_scalar(
+                    "SELECT count(*) FROM consent_events WHERE consent_id = $1::uuid AND event = 'withdrawn'",
+                )
+                .bind(&id)
+                .fetch_one(&mut db)
+                .await
+                .unwrap()
+            }
+        };
+        assert_eq!(events, 1);
     }
 }
 
