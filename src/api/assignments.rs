@@ -95,7 +95,8 @@ pub async fn create(
             "`contact_person` must be the contact person's `sub`, 1 to 256 characters",
         ));
     }
-    let now = state.clock().now();
+    // As stored, so that this answer and a later query agree to the microsecond.
+    let now = crate::store::stored_instant(state.clock().now());
     let today = state.clock().today();
     let age = body.subject.age_on(today);
     if age >= YOUTH_UNIT_AGE_LIMIT {
@@ -154,7 +155,11 @@ pub async fn end(
     }
     let ended = state
         .store()
-        .end_assignment(&id, body.reason, state.clock().now())
+        .end_assignment(
+            &id,
+            body.reason,
+            crate::store::stored_instant(state.clock().now()),
+        )
         .await?
         .ok_or_else(|| ApiError::Conflict("the assignment has already ended".to_owned()))?;
     Ok(Json(AssignmentView::new(ended, SubjectView::Pseudonymous)))

@@ -213,7 +213,7 @@ pub async fn record(
         policy_version: bundle.version().to_owned(),
         recorded_by: principal.sub.clone(),
         recorded_by_dept: principal.dept.clone(),
-        recorded_at: state.clock().now(),
+        recorded_at: crate::store::stored_instant(state.clock().now()),
         withdrawal: None,
     };
     state.store().insert_consent(&consent).await?;
@@ -248,7 +248,7 @@ pub async fn withdraw(
         ));
     }
     let withdrawal = Withdrawal {
-        at: state.clock().now(),
+        at: crate::store::stored_instant(state.clock().now()),
         by: principal.sub.clone(),
         reason,
     };

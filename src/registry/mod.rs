@@ -32,7 +32,8 @@ pub enum EndReason {
     AnchoredEducation,
     /// The young person is anchored in employment.
     AnchoredEmployment,
-    /// The young person turned 25.
+    /// The young person turned 25. Named explicitly: `snake_case` alone would make it `turned25`.
+    #[serde(rename = "turned_25")]
     Turned25,
     /// The young person moved to another municipality.
     Moved,
@@ -130,4 +131,35 @@ pub trait AssignmentStore {
         &self,
         subject: &Pseudonym,
     ) -> impl Future<Output = Result<Vec<Assignment>, StoreError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_end_reason_has_one_wire_name_in_json_and_in_the_database() {
+        let all = [
+            EndReason::AnchoredEducation,
+            EndReason::AnchoredEmployment,
+            EndReason::Turned25,
+            EndReason::Moved,
+            EndReason::Other,
+        ];
+        let names = [
+            "anchored_education",
+            "anchored_employment",
+            "turned_25",
+            "moved",
+            "other",
+        ];
+        for (reason, name) in all.into_iter().zip(names) {
+            assert_eq!(reason.as_str(), name);
+            assert_eq!(
+                serde_json::to_value(reason).ok(),
+                Some(serde_json::Value::from(name))
+            );
+            assert_eq!(name.parse::<EndReason>(), Ok(reason));
+        }
+    }
 }

@@ -165,6 +165,13 @@ pub(crate) fn instant_text(t: jiff::Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
+/// `t` as the store keeps it: truncated to whole microseconds (both backends). A handler that answers
+/// with an instant it also stores takes it through this first, so that the answer and every later
+/// read of the row agree (a receipt's timestamp must not change between recording and query).
+pub(crate) fn stored_instant(t: jiff::Timestamp) -> jiff::Timestamp {
+    jiff::Timestamp::from_microsecond(t.as_microsecond()).unwrap_or(t)
+}
+
 /// Compares the migrations recorded in the database (version → checksum) with the embedded ones.
 fn compare_schema(migrator: &Migrator, applied: &BTreeMap<i64, Vec<u8>>) -> Result<(), StoreError> {
     let known: BTreeMap<i64, &[u8]> = migrator
@@ -190,4 +197,28 @@ fn compare_schema(migrator: &Migrator, applied: &BTreeMap<i64, Vec<u8>>) -> Resu
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_instant_reads_back_as_itself() {
+        for text in [
+            "2026-06-15T10:00:00.123456789Z",
+            "2026-06-15T10:00:00.999999999Z",
+            "2026-06-15T10:00:00Z",
+            "1999-12-31T23:59:59.000000500Z",
+        ] {
+            let t: jiff::Timestamp = text.parse().unwrap_or_default();
+            let stored = stored_instant(t);
+            assert!(stored <= t && t.as_microsecond() == stored.as_microsecond());
+            assert_eq!(
+                instant_text(t).parse::<jiff::Timestamp>().ok(),
+                Some(stored)
+            );
+            assert_eq!(instant_text(stored), instant_text(t));
+        }
+    }
 }

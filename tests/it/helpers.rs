@@ -3,6 +3,8 @@
 
 use std::{path::PathBuf, sync::Arc};
 
+use secrecy::ExposeSecret;
+
 use serde_json::Value;
 use sluse::{
     app::Application,
@@ -63,6 +65,9 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub keys: TestKeys,
+    /// The database URL the gateway uses (an absolute `sqlite://` path, or the test's own PostgreSQL
+    /// database), for tests that look at the rows directly.
+    pub database_url: String,
     /// Keeps the data directory alive as long as the app.
     _dir: TempDir,
     stop: Option<oneshot::Sender<()>>,
@@ -142,6 +147,7 @@ level = "warn"
 pub async fn spawn_with(options: Options) -> TestApp {
     let (dir, config_path, keys, pg_database) = prepare(&options).await;
     let config = Config::load(&config_path).unwrap();
+    let database_url = config.database.url.expose_secret().to_owned();
     let app = Application::build(config, options.clock.clone())
         .await
         .unwrap();
@@ -155,6 +161,7 @@ pub async fn spawn_with(options: Options) -> TestApp {
         base,
         client: reqwest::Client::builder().build().unwrap(),
         keys,
+        database_url,
         _dir: dir,
         stop: Some(stop),
         task: Some(task),

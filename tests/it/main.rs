@@ -15,5 +15,6 @@ mod helpers;
 mod identity;
 mod logs;
 mod openapi;
+mod registry;
 mod tls;
 mod tokens;

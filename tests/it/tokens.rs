@@ -97,7 +97,12 @@ impl TestKeys {
 
 /// Valid claims for a principal, expiring in an hour.
 pub fn claims(sub: &str, dept: &str, role: &str) -> Value {
-    let now = SystemClock.now().as_second();
+    claims_at(sub, dept, role, SystemClock.now().as_second())
+}
+
+/// Claims for a principal issued at `now` (Unix seconds) and expiring an hour later: for a gateway
+/// on a fixed clock, which checks `exp` against that clock.
+pub fn claims_at(sub: &str, dept: &str, role: &str, now: i64) -> Value {
     json!({"iss": ISSUER, "aud": AUDIENCE, "sub": sub, "dept": dept, "role": role,
            "iat": now, "exp": now + 3600})
 }
