@@ -67,7 +67,18 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let detail = describe(&inner);
         // serde_path_to_error's path already ends at the unknown field itself.
         let is_data_error = inner.classify() == serde_json::error::Category::Data;
-        let field = (is_data_error && path != ".").then_some(path);
+        // A missing field is reported at its parent: name the field itself.
+        let missing = inner
+            .to_string()
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split_once('`'))
+            .map(|(name, _)| name.to_owned());
+        let field = match (is_data_error, missing) {
+            (true, Some(name)) if path == "." => Some(name),
+            (true, Some(name)) => Some(format!("{path}.{name}")),
+            (true, None) => (path != ".").then_some(path),
+            (false, _) => None,
+        };
         match &field {
             Some(f) => ApiError::bad_field(f.clone(), format!("`{f}`: {detail}")),
             None => ApiError::BadRequest {
@@ -140,6 +151,14 @@ mod tests {
         let e = parse::<Body>(br#"{"subject":"x","inner":{"count":"0102031234"}}"#).unwrap_err();
         let detail = e.to_string();
         assert!(!detail.contains("0102031234"), "{detail}");
+        assert_eq!(field_of(e).as_deref(), Some("inner.count"));
+    }
+
+    #[test]
+    fn a_missing_field_is_named() {
+        let e = parse::<Body>(br#"{"inner":{"count":1}}"#).unwrap_err();
+        assert_eq!(field_of(e).as_deref(), Some("subject"));
+        let e = parse::<Body>(br#"{"subject":"x","inner":{}}"#).unwrap_err();
         assert_eq!(field_of(e).as_deref(), Some("inner.count"));
     }
 

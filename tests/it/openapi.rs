@@ -16,6 +16,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/consents"),
     ("post", "/v1/consents/{id}/withdraw"),
     ("post", "/v1/consents/query"),
+    ("post", "/v1/requests"),
+    ("post", "/v1/notices"),
+    ("get", "/v1/inbox"),
+    ("post", "/v1/inbox/{notice_id}/ack"),
     ("get", "/v1/audit/verify"),
     ("get", "/v1/audit/checkpoints"),
 ];
@@ -34,7 +38,7 @@ async fn the_openapi_document_lists_every_route_and_needs_no_token() {
             "{method} {path} undocumented"
         );
         // The route exists: an unauthenticated call is not a 404.
-        let url = app.url(&path.replace("{id}", "x"));
+        let url = app.url(&path.replace("{id}", "x").replace("{notice_id}", "x"));
         let status = app
             .client
             .request(method.parse().unwrap(), url)
