@@ -258,6 +258,9 @@ pub async fn withdraw(
         .await?
         .ok_or_else(|| ApiError::NotFound("no such consent".to_owned()))?;
     let withdrawn_at = consent.withdrawal.as_ref().map_or(withdrawal.at, |w| w.at);
+    // The withdrawal is in force now; then every department that received data on the consent
+    // is told. Retrying after a failure here completes the notifications.
+    crate::notices::withdrawal::notify_past_recipients(&state, &principal, &consent).await?;
     Ok(Json(Withdrawn {
         id: consent.id,
         status: ConsentStatus::Withdrawn,

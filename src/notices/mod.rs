@@ -8,6 +8,7 @@
 pub mod seal;
 pub mod service;
 mod store;
+pub mod withdrawal;
 
 pub use seal::{Sealed, Sealer};
 pub use store::{Claim, InboxItem, NoticeRecord, NoticeStore};

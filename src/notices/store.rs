@@ -91,6 +91,12 @@ pub trait NoticeStore {
     fn release_claim(&self, notice_id: &str)
     -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// The departments that already have an item of `notice_id` in their inbox.
+    fn notified_recipients(
+        &self,
+        notice_id: &str,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
     /// Delivers items that belong to no notice (e.g. `consent_withdrawn`).
     fn deliver(&self, items: &[InboxItem]) -> impl Future<Output = Result<(), StoreError>> + Send;
 

@@ -3,7 +3,10 @@
 use jiff::Timestamp;
 
 use super::{Store, StoreError, assignments::parse_instant};
-use crate::notices::{Claim, InboxItem, NoticeRecord, NoticeStore};
+use crate::notices::{
+    Claim, InboxItem, NoticeRecord, NoticeStore,
+    withdrawal::{ConsentDisclosures, PastDisclosure},
+};
 
 /// A notice row (instants and JSON as text).
 #[derive(Debug, sqlx::FromRow)]
@@ -126,6 +129,13 @@ impl NoticeStore for Store {
         }
     }
 
+    async fn notified_recipients(&self, notice_id: &str) -> Result<Vec<String>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.notified_recipients(notice_id).await,
+            Store::Postgres(s) => s.notified_recipients(notice_id).await,
+        }
+    }
+
     async fn deliver(&self, items: &[InboxItem]) -> Result<(), StoreError> {
         match self {
             Store::Sqlite(s) => s.deliver(items).await,
@@ -158,3 +168,41 @@ impl NoticeStore for Store {
         }
     }
 }
+
+impl ConsentDisclosures for Store {
+    async fn disclosures_on_consent(
+        &self,
+        consent_id: &str,
+    ) -> Result<Vec<PastDisclosure>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.disclosures_on_consent(consent_id).await,
+            Store::Postgres(s) => s.disclosures_on_consent(consent_id).await,
+        }
+    }
+}
+
+/// A past disclosure as both backends return it.
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct PastDisclosureRow {
+    pub disclosure_id: String,
+    pub recipient: Option<String>,
+    pub category: String,
+    pub purpose: String,
+}
+
+impl PastDisclosureRow {
+    pub(super) fn into_disclosure(self) -> Option<PastDisclosure> {
+        Some(PastDisclosure {
+            disclosure_id: self.disclosure_id,
+            recipient: self.recipient?,
+            category: self.category,
+            purpose: self.purpose,
+        })
+    }
+}
+
+/// The query both backends run (the basis index serves it).
+pub(super) const DISCLOSURES_ON_CONSENT: &str = "SELECT CAST(disclosure_id AS TEXT) AS disclosure_id, \
+     recipient, category, purpose \
+     FROM audit_log WHERE basis_id = $1 AND basis_kind = 'consent' \
+     AND outcome IN ('disclosed', 'delivered') ORDER BY seq";

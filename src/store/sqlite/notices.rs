@@ -114,6 +114,15 @@ impl NoticeStore for SqliteStore {
         Ok(())
     }
 
+    async fn notified_recipients(&self, notice_id: &str) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<String> =
+            sqlx::query_scalar("SELECT recipient_dept FROM inbox_items WHERE notice_id = $1")
+                .bind(notice_id)
+                .fetch_all(self.pool())
+                .await?;
+        Ok(rows)
+    }
+
     async fn deliver(&self, items: &[InboxItem]) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
         insert_items(&mut tx, items).await?;
@@ -170,5 +179,22 @@ impl NoticeStore for SqliteStore {
         .execute(self.pool())
         .await?;
         Ok(found > 0)
+    }
+}
+
+impl crate::notices::withdrawal::ConsentDisclosures for SqliteStore {
+    async fn disclosures_on_consent(
+        &self,
+        consent_id: &str,
+    ) -> Result<Vec<crate::notices::withdrawal::PastDisclosure>, StoreError> {
+        let rows: Vec<crate::store::notices::PastDisclosureRow> =
+            sqlx::query_as(crate::store::notices::DISCLOSURES_ON_CONSENT)
+                .bind(consent_id)
+                .fetch_all(self.pool())
+                .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| r.into_disclosure())
+            .collect())
     }
 }
