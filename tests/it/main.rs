@@ -18,3 +18,4 @@ mod openapi;
 mod registry;
 mod tls;
 mod tokens;
+mod withdrawal;
