@@ -7,6 +7,7 @@
 
 mod cases;
 mod sources;
+mod walkthrough;
 
 use std::{
     fs,
@@ -138,7 +139,7 @@ pub async fn run(
     let base = format!("http://{addr}");
     let issuer = DemoIssuer::load(&dir.join("demo-issuer.key")).map_err(|e| e.to_string())?;
     print_welcome(&base, &dir, &config_path, &issuer, clock.as_ref())?;
-    print_cases(&base, &cases, &example);
+    print!("{}", walkthrough::text(&base, &cases, &example));
     app.run_until(server::shutdown_signal())
         .await
         .map_err(|e| format!("server failed: {e}"))
@@ -281,35 +282,6 @@ async fn explained_example(
         payload: None,
     };
     Ok(policy::explain(bundle, &request, &facts, today).to_string())
-}
-
-fn print_cases(base: &str, cases: &[cases::Case], example: &str) {
-    println!(
-        "Demo cases (fictitious CPR numbers; contact person `{}`):",
-        cases::CONTACT_PERSON
-    );
-    for case in cases {
-        println!(
-            "  {:<9} {}  age {:>2}  {}",
-            case.name, case.cpr, case.age, case.story
-        );
-    }
-    if let Some(emma) = cases.iter().find(|c| c.name == "Emma") {
-        println!();
-        println!("Her contact person looks up Emma's assignments:");
-        println!(
-            "  curl -s -X POST {base}/v1/assignments/query -H \"Authorization: Bearer $TOKEN_JONAS_KP\" \\\n       -H 'content-type: application/json' -d '{{\"subject\": \"{}\"}}'",
-            emma.cpr
-        );
-        println!();
-        println!("What the gateway would decide if he asked social services about her measures");
-        println!("(the output of `sluse policy explain`):");
-        for line in example.lines() {
-            println!("  {line}");
-        }
-    }
-    println!();
-    println!("Stop with Ctrl-C.");
 }
 
 fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
