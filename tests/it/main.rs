@@ -11,6 +11,7 @@
 mod audit;
 mod cli;
 mod errors;
+mod exchange;
 mod helpers;
 mod identity;
 mod logs;
