@@ -15,6 +15,7 @@ mod exchange;
 mod helpers;
 mod identity;
 mod logs;
+mod notices;
 mod openapi;
 mod registry;
 mod tls;
