@@ -51,6 +51,8 @@ pub enum Behaviour {
     OversizedChunked(usize),
     /// Another status.
     Status(u16),
+    /// 200 and the start of a JSON object at once, the rest after this long.
+    StallBody(Duration),
 }
 
 #[derive(Debug, Default)]
@@ -104,6 +106,23 @@ async fn answer(State(state): State<Arc<SourceState>>, Json(query): Json<Value>)
                 .status(200)
                 .header("content-type", "application/json")
                 .body(Body::from_stream(futures_util::stream::iter(chunks)))
+                .unwrap();
+        }
+        Behaviour::StallBody(d) => {
+            let parts = futures_util::stream::unfold(0u8, move |step| async move {
+                match step {
+                    0 => Some((Ok::<_, std::io::Error>(b"{\"active\": ".to_vec()), 1)),
+                    1 => {
+                        tokio::time::sleep(d).await;
+                        Some((Ok(b"true}".to_vec()), 2))
+                    }
+                    _ => None,
+                }
+            });
+            return Response::builder()
+                .status(200)
+                .header("content-type", "application/json")
+                .body(Body::from_stream(parts))
                 .unwrap();
         }
         Behaviour::Status(s) => {
@@ -599,6 +618,16 @@ async fn f3_the_assigned_contact_person_learns_only_whether_a_measure_is_active_
             ("permit", "disclosed")
         );
         assert_eq!(row.basis_kind.as_deref(), Some("consent"));
+
+        // Explicit consent to special categories does not open a field the flow does not name.
+        let (silas, _) = consenting(&world, 19, 4217, &["social.measures"], true).await;
+        world
+            .source
+            .insert(&silas, "social.measures", measures_record());
+        let special = world
+            .pull_ok(&silas, "social.measures", "social-services")
+            .await;
+        assert_eq!(special["data"], body["data"]);
         assert_eq!(row.recipient.as_deref(), Some("youth-unit"));
         assert_eq!(
             row.fields_disclosed,
@@ -1030,14 +1059,20 @@ async fn a_source_without_the_record_gives_a_404_problem_with_a_disclosure_id_an
 #[tokio::test]
 async fn a_source_that_answers_too_late_gives_a_504_with_source_unavailable_and_is_audited() {
     for backend in Backend::all() {
-        let started = std::time::Instant::now();
-        let (world, status, body) =
-            ask_failing_source(backend, Behaviour::Sleep(Duration::from_secs(5)), false).await;
-        assert_source_unavailable(&world, status, &body, 504).await;
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "timeout_ms is honoured"
-        );
+        // No answer in time; then headers in time but the body not: the limit is on the whole
+        // answer.
+        for behaviour in [
+            Behaviour::Sleep(Duration::from_secs(5)),
+            Behaviour::StallBody(Duration::from_secs(5)),
+        ] {
+            let started = std::time::Instant::now();
+            let (world, status, body) = ask_failing_source(backend.clone(), behaviour, false).await;
+            assert_source_unavailable(&world, status, &body, 504).await;
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "timeout_ms is honoured"
+            );
+        }
     }
 }
 
@@ -1244,19 +1279,54 @@ async fn when_the_audit_log_cannot_be_written_a_permitted_request_gets_503_and_n
             .pull_ok(&emma, "social.measures", "social-services")
             .await;
 
-        execute(&world.app.database_url, "DROP TABLE audit_log").await;
-
+        // The audit table goes away (an outage, or an operator's mistake).
+        execute(
+            &world.app.database_url,
+            "ALTER TABLE audit_log RENAME TO audit_log_away",
+        )
+        .await;
         let response = world
             .pull(CONTACT, &emma, "social.measures", "social-services")
             .await;
         let body = problem(response, 503).await;
         assert!(body.get("data").is_none(), "{body}");
         assert!(!body.to_string().contains("Sofie"), "{body}");
-
         // A refusal cannot be recorded either: it is no 403 without its record.
         let response = world
             .pull(OTHER_CONTACT, &emma, "social.measures", "social-services")
             .await;
         problem(response, 503).await;
+
+        // When it is back, requests pass again and the chain is whole: the failed batches left
+        // nothing behind.
+        execute(
+            &world.app.database_url,
+            "ALTER TABLE audit_log_away RENAME TO audit_log",
+        )
+        .await;
+        world
+            .pull_ok(&emma, "social.measures", "social-services")
+            .await;
+        let verify = world.verify().await;
+        assert_eq!(verify["ok"], true, "{verify}");
+        assert_eq!(verify["records"], 2);
+        assert_eq!(world.audit_rows().await.len(), 2);
+    }
+}
+
+#[tokio::test]
+async fn without_an_audit_table_nothing_is_released() {
+    for backend in Backend::all() {
+        let world = World::start(backend).await;
+        let (emma, _) = consenting(&world, 16, 4121, &["social.measures"], false).await;
+        world
+            .source
+            .insert(&emma, "social.measures", measures_record());
+        execute(&world.app.database_url, "DROP TABLE audit_log").await;
+        let response = world
+            .pull(CONTACT, &emma, "social.measures", "social-services")
+            .await;
+        let body = problem(response, 503).await;
+        assert!(body.get("data").is_none(), "{body}");
     }
 }

@@ -627,7 +627,11 @@ async fn when_the_audit_log_cannot_be_written_a_notice_gets_503_and_nothing_is_d
         let world = World::start(backend).await;
         let emma = world.cpr(16, 4121);
         world.consent(&emma, 16, &["school.absence"], false).await;
-        execute(&world.app.database_url, "DROP TABLE audit_log").await;
+        execute(
+            &world.app.database_url,
+            "ALTER TABLE audit_log RENAME TO audit_log_away",
+        )
+        .await;
 
         problem(
             send(&world, SCHOOL, Some("down-1"), &absence(&emma, 18)).await,
@@ -641,5 +645,21 @@ async fn when_the_audit_log_cannot_be_written_a_notice_gets_503_and_nothing_is_d
             503,
         )
         .await;
+
+        // Once the log is back, the client's retry with the same key is decided afresh.
+        execute(
+            &world.app.database_url,
+            "ALTER TABLE audit_log_away RENAME TO audit_log",
+        )
+        .await;
+        let answer = accepted(&world, SCHOOL, "down-1", &absence(&emma, 18)).await;
+        assert_eq!(
+            recipients(&answer, "deliveries"),
+            ["social-services", "youth-unit"]
+        );
+        assert_eq!(inbox(&world, SOCIAL).await.len(), 1);
+        let verify = world.verify().await;
+        assert_eq!(verify["ok"], true, "{verify}");
+        assert_eq!(verify["records"], 2);
     }
 }
