@@ -8,7 +8,6 @@
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use futures_util::future::join_all;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -232,11 +231,14 @@ async fn decide_and_deliver(
         records.push(record);
     }
 
-    // Every decision durable before anything is delivered; appended together so they share a batch.
-    let results = join_all(records.into_iter().map(|r| exchange::append(state, r))).await;
-    for result in results {
-        result?;
-    }
+    // Every decision durable before anything is delivered, all in one transaction: were they
+    // appended one by one, a failure could leave some records ("delivered") durable and others not
+    // while nothing is delivered, and the client's retry would then decide those recipients twice.
+    state
+        .audit()
+        .append_many(records)
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("{e}; nothing was released")))?;
     let answer = Answer {
         status: 202,
         body: json!({"notice_id": notice_id, "deliveries": deliveries, "withheld": withheld}),

@@ -46,6 +46,8 @@ pub struct Options {
     pub tls_toml: Option<String>,
     /// Extra whole tables appended to the config.
     pub extra_toml: String,
+    /// A policy directory instead of the shipped `policies/`.
+    pub policies_dir: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -56,6 +58,7 @@ impl Default for Options {
             server_toml: String::new(),
             tls_toml: None,
             extra_toml: String::new(),
+            policies_dir: None,
         }
     }
 }
@@ -129,7 +132,11 @@ level = "warn"
 {extra}
 "#,
         server = options.server_toml,
-        policies = sluse::demo::shipped_policies().display(),
+        policies = options
+            .policies_dir
+            .clone()
+            .unwrap_or_else(sluse::demo::shipped_policies)
+            .display(),
         extra = options.extra_toml,
     );
     let config_path = dir.path().join("sluse.toml");

@@ -11,9 +11,11 @@
 mod audit;
 mod cli;
 mod errors;
+mod exchange;
 mod helpers;
 mod identity;
 mod logs;
+mod notices;
 mod openapi;
 mod registry;
 mod tls;
