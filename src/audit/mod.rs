@@ -16,6 +16,7 @@ pub mod cli;
 pub mod export;
 pub mod query;
 pub mod record;
+pub mod report;
 pub mod verify;
 
 use std::future::Future;

@@ -10,6 +10,7 @@
 
 mod audit;
 mod cli;
+mod dpo;
 mod errors;
 mod helpers;
 mod identity;
