@@ -58,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/audit/subject-report", post(audit::subject_report))
         .route("/v1/audit/export", get(audit_export::export))
         .route("/v1/audit/stats", get(audit::stats))
+        .nest_service("/dpo", crate::web::router(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Layers run bottom-up on the way in: the request id and log line wrap everything, so a

@@ -1,0 +1,663 @@
+//! The console's pages: thin handlers that read through the same store traits as the API and
+//! render auto-escaped templates from `templates/dpo/`.
+
+use askama::Template;
+use axum::{
+    Form,
+    extract::{Path, Query, State, rejection::QueryRejection},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse, Redirect, Response},
+};
+use serde::Deserialize;
+
+use super::{
+    SignedIn, WebState, cookie, error_page, set_cookie,
+    session::{self, LOGIN_COOKIE, SESSION_COOKIE, same_secret},
+    svg,
+};
+use crate::{
+    api::Access,
+    audit::{
+        self, AuditDecision, AuditFilter, AuditStore, ChainedRecord, Verification,
+        checkpoint::public_key,
+        query,
+        report::{self, instant_text},
+    },
+    auth::Role,
+    cpr::{Cpr, Pseudonym},
+    policy::{Basis, BasisKind},
+};
+
+/// Records per page of the search.
+const PAGE: u32 = 50;
+
+/// Renders a template, or a 500 page naming nothing internal.
+fn render(template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "console template failed");
+            error_page(StatusCode::INTERNAL_SERVER_ERROR, "The page could not be shown.")
+        }
+    }
+}
+
+/// A page that the store could not serve.
+fn unavailable(e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "console could not read the audit trail");
+    error_page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "The audit trail cannot be read right now.",
+    )
+}
+
+/// 403 unless the form carries this session's CSRF token.
+fn check_csrf(signed: &SignedIn, sent: &str) -> Result<(), Response> {
+    if same_secret(&signed.session.csrf, sent) {
+        Ok(())
+    } else {
+        Err(error_page(
+            StatusCode::FORBIDDEN,
+            "The form is stale or did not come from this console. Reload the page and try again.",
+        ))
+    }
+}
+
+/// `GET /dpo/console.css`.
+pub async fn stylesheet() -> Response {
+    let mut response = include_str!("../../templates/dpo/console.css").into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    response
+}
+
+/// Anything else under `/dpo`.
+pub async fn not_found() -> Response {
+    error_page(StatusCode::NOT_FOUND, "There is no such page in the console.")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sign-in and sign-out
+
+#[derive(Template)]
+#[template(path = "dpo/login.html")]
+struct LoginPage {
+    csrf: String,
+    error: Option<String>,
+}
+
+/// A sign-in page with a fresh double-submit token in a cookie and in the form.
+fn login_page(status: StatusCode, error: Option<String>) -> Response {
+    let Some(csrf) = session::random_token() else {
+        return error_page(StatusCode::SERVICE_UNAVAILABLE, "No random token could be made.");
+    };
+    let mut response = render(&LoginPage {
+        csrf: csrf.clone(),
+        error,
+    });
+    *response.status_mut() = status;
+    if let Ok(v) = HeaderValue::from_str(&set_cookie(LOGIN_COOKIE, Some(&csrf), 600)) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
+/// `GET /dpo/login`.
+pub async fn login_form() -> Response {
+    login_page(StatusCode::OK, None)
+}
+
+/// The sign-in form.
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /dpo/login`: verify the pasted token; a DPO gets a session, anyone else nothing.
+pub async fn login(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
+    if !same_secret(expected, &form.csrf) {
+        return login_page(
+            StatusCode::FORBIDDEN,
+            Some("The sign-in form expired. Please paste the token again.".to_owned()),
+        );
+    }
+    let now = state.app.clock().now();
+    let principal = match state.app.verifier().verify(form.token.trim(), now) {
+        Ok(p) => p,
+        Err(_) => {
+            return login_page(
+                StatusCode::UNAUTHORIZED,
+                Some("The token is not valid.".to_owned()),
+            );
+        }
+    };
+    if principal.require_role(&[Role::Dpo]).is_err() {
+        return login_page(
+            StatusCode::FORBIDDEN,
+            Some("Only the data protection officer (role dpo) may use this console.".to_owned()),
+        );
+    }
+    let Some(id) = state.sessions.start(&principal.sub, &principal.dept, now) else {
+        return error_page(StatusCode::SERVICE_UNAVAILABLE, "No session could be made.");
+    };
+    tracing::info!(sub = %principal.sub, "DPO signed in to the console");
+    let mut response = Redirect::to("/dpo/").into_response();
+    let max_age = session::ABSOLUTE.as_secs();
+    for value in [
+        set_cookie(SESSION_COOKIE, Some(&id), max_age),
+        set_cookie(LOGIN_COOKIE, None, 0),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    response
+}
+
+/// A form that carries nothing but the CSRF token.
+#[derive(Debug, Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /dpo/logout`.
+pub async fn logout(
+    State(state): State<WebState>,
+    signed: SignedIn,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Err(refused) = check_csrf(&signed, &form.csrf) {
+        return refused;
+    }
+    state.sessions.end(&signed.id);
+    let mut response = Redirect::to("/dpo/login").into_response();
+    if let Ok(v) = HeaderValue::from_str(&set_cookie(SESSION_COOKIE, None, 0)) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
+// ---------------------------------------------------------------------------------------------
+// Disclosure search and one record
+
+/// The search filters, as the form sends them (GET: no CPR number here, only a pseudonym).
+#[derive(Debug, Default, Deserialize)]
+pub struct SearchParams {
+    #[serde(default)]
+    subject: String,
+    #[serde(default)]
+    requester: String,
+    #[serde(default)]
+    department: String,
+    #[serde(default)]
+    decision: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    cursor: String,
+}
+
+/// One row of the search results.
+struct Row {
+    seq: u64,
+    at: String,
+    requester: String,
+    subject: String,
+    category: String,
+    purpose: String,
+    source: String,
+    recipient: String,
+    decision: String,
+    outcome: String,
+}
+
+impl Row {
+    fn new(c: &ChainedRecord) -> Row {
+        let r = &c.record;
+        Row {
+            seq: c.seq,
+            at: instant_text(r.at),
+            requester: format!("{} ({}, {})", r.requester.sub, r.requester.dept, r.requester.role),
+            subject: r
+                .subject_pseudonym
+                .as_ref()
+                .map(|p| short(p.as_str()))
+                .unwrap_or_else(|| "–".to_owned()),
+            category: r.category.clone(),
+            purpose: r.purpose.clone(),
+            source: r.source.clone().unwrap_or_else(|| "–".to_owned()),
+            recipient: r.recipient.clone().unwrap_or_else(|| "–".to_owned()),
+            decision: r.decision.to_string(),
+            outcome: r.outcome.to_string(),
+        }
+    }
+}
+
+/// A pseudonym shortened for a table cell.
+fn short(pseudonym: &str) -> String {
+    pseudonym.chars().take(15).collect::<String>() + "…"
+}
+
+#[derive(Template)]
+#[template(path = "dpo/search.html")]
+struct SearchPage {
+    csrf: String,
+    who: String,
+    f: SearchParams,
+    rows: Vec<Row>,
+    next: Option<String>,
+    error: Option<String>,
+}
+
+/// Percent-encodes a query value.
+fn pct(value: &str) -> String {
+    let mut out = String::new();
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b':') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The filter of the search form, or what is wrong with it.
+fn search_filter(f: &SearchParams) -> Result<(AuditFilter, Option<u64>), String> {
+    let text = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+    let subject = match text(&f.subject) {
+        None => None,
+        Some(s) if s.starts_with(Pseudonym::PREFIX) => Some(Pseudonym::from_stored(s)),
+        Some(_) => {
+            return Err(
+                "Search by a subject's pseudonym (ps_…). For a CPR number, use the subject report."
+                    .to_owned(),
+            );
+        }
+    };
+    let decision = match f.decision.as_str() {
+        "" => None,
+        d => Some(AuditDecision::parse(d).ok_or("Decision must be permit or deny.")?),
+    };
+    let bound = |s: &str, upper| match text(s) {
+        None => Ok(None),
+        Some(t) => query::parse_bound(&t, upper)
+            .map(Some)
+            .ok_or_else(|| format!("`{t}` is not a date (YYYY-MM-DD) or an RFC 3339 instant.")),
+    };
+    let cursor = match text(&f.cursor) {
+        None => None,
+        Some(c) => Some(query::decode_cursor(&c).ok_or("The page link is not valid.")?),
+    };
+    Ok((
+        AuditFilter {
+            subject,
+            requester: text(&f.requester),
+            department: text(&f.department),
+            decision,
+            from: bound(&f.from, false)?,
+            to: bound(&f.to, true)?,
+        },
+        cursor,
+    ))
+}
+
+/// `GET /dpo/`: the disclosure search, newest first, a page at a time.
+pub async fn search(
+    State(state): State<WebState>,
+    signed: SignedIn,
+    params: Result<Query<SearchParams>, QueryRejection>,
+) -> Response {
+    let f = params.map(|Query(p)| p).unwrap_or_default();
+    let (rows, next, error) = match search_filter(&f) {
+        Err(e) => (Vec::new(), None, Some(e)),
+        Ok((filter, cursor)) => match query::page(state.app.store(), &filter, cursor, PAGE).await
+        {
+            Err(e) => return unavailable(e),
+            Ok(page) => {
+                let next = page.next_cursor.map(|c| {
+                    format!(
+                        "/dpo/?subject={}&requester={}&department={}&decision={}&from={}&to={}&cursor={}",
+                        pct(&f.subject),
+                        pct(&f.requester),
+                        pct(&f.department),
+                        pct(&f.decision),
+                        pct(&f.from),
+                        pct(&f.to),
+                        pct(&c)
+                    )
+                });
+                (page.records.iter().map(Row::new).collect(), next, None)
+            }
+        },
+    };
+    render(&SearchPage {
+        csrf: signed.session.csrf.clone(),
+        who: signed.session.sub.clone(),
+        f,
+        rows,
+        next,
+        error,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "dpo/record.html")]
+struct RecordPage {
+    csrf: String,
+    who: String,
+    seq: u64,
+    fields: Vec<(&'static str, String)>,
+}
+
+fn basis_text(basis: Option<&Basis>) -> String {
+    match basis {
+        None => "–".to_owned(),
+        Some(b) => format!(
+            "{} {}",
+            match b.kind {
+                BasisKind::Consent => "consent",
+                BasisKind::Legal => "legal",
+            },
+            b.id
+        ),
+    }
+}
+
+/// `GET /dpo/records/{seq}`: one record, every field.
+pub async fn record(
+    State(state): State<WebState>,
+    signed: SignedIn,
+    Path(seq): Path<String>,
+) -> Response {
+    let Ok(seq) = seq.parse::<u64>() else {
+        return error_page(StatusCode::NOT_FOUND, "There is no such record.");
+    };
+    let c = match report::record_at(state.app.store(), seq).await {
+        Err(e) => return unavailable(e),
+        Ok(None) => return error_page(StatusCode::NOT_FOUND, "There is no such record."),
+        Ok(Some(c)) => c,
+    };
+    let r = &c.record;
+    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "–".to_owned());
+    let list = |v: &[String]| if v.is_empty() { "–".to_owned() } else { v.join(", ") };
+    let fields = vec![
+        ("Disclosure id", r.disclosure_id.to_string()),
+        ("At (UTC)", instant_text(r.at)),
+        ("Requester", r.requester.sub.clone()),
+        ("Requester's department", r.requester.dept.clone()),
+        ("Requester's role", r.requester.role.to_string()),
+        (
+            "Subject (pseudonym)",
+            r.subject_pseudonym
+                .as_ref()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_else(|| "–".to_owned()),
+        ),
+        ("Category", r.category.clone()),
+        ("Purpose", r.purpose.clone()),
+        ("Source", opt(&r.source)),
+        ("Recipient", opt(&r.recipient)),
+        ("Decision", r.decision.to_string()),
+        ("Outcome", r.outcome.to_string()),
+        ("Basis", basis_text(r.basis.as_ref())),
+        (
+            "Reasons",
+            if r.reasons.is_empty() {
+                "–".to_owned()
+            } else {
+                r.reasons
+                    .iter()
+                    .map(|x| format!("{}: {}", x.code, x.message))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            },
+        ),
+        ("Fields disclosed", list(&r.fields_disclosed)),
+        ("Fields redacted", list(&r.fields_redacted)),
+        ("Payload digest", opt(&r.payload_digest)),
+        ("Policy version", r.policy_version.clone()),
+        ("Previous hash", c.prev_hash.clone()),
+        ("Hash", c.hash.clone()),
+    ];
+    render(&RecordPage {
+        csrf: signed.session.csrf.clone(),
+        who: signed.session.sub.clone(),
+        seq: c.seq,
+        fields,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chain status
+
+#[derive(Template)]
+#[template(path = "dpo/chain.html")]
+struct ChainPage {
+    csrf: String,
+    who: String,
+    head_seq: u64,
+    head_hash: String,
+    checkpoint: Option<(u64, String, String)>,
+    verification: Option<Verification>,
+    just_verified: bool,
+}
+
+async fn chain_page(
+    state: &WebState,
+    signed: &SignedIn,
+    verification: Option<Verification>,
+    just_verified: bool,
+) -> Response {
+    let store = state.app.store();
+    let head = match store.audit_head().await {
+        Ok(h) => h,
+        Err(e) => return unavailable(e),
+    };
+    let checkpoint = match audit::all_checkpoints(store).await {
+        Ok(all) => all
+            .last()
+            .map(|c| (c.seq, instant_text(c.at), c.key_id.clone())),
+        Err(e) => return unavailable(e),
+    };
+    render(&ChainPage {
+        csrf: signed.session.csrf.clone(),
+        who: signed.session.sub.clone(),
+        head_seq: head.seq,
+        head_hash: head.hash,
+        checkpoint,
+        verification,
+        just_verified,
+    })
+}
+
+/// `GET /dpo/chain`: the head, the last checkpoint, this session's last verification.
+pub async fn chain(State(state): State<WebState>, signed: SignedIn) -> Response {
+    let last = signed.session.last_verification.clone();
+    chain_page(&state, &signed, last, false).await
+}
+
+/// `POST /dpo/chain/verify`: recompute the whole chain now.
+pub async fn verify_now(
+    State(state): State<WebState>,
+    signed: SignedIn,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Err(refused) = check_csrf(&signed, &form.csrf) {
+        return refused;
+    }
+    let keys = [public_key(state.app.signing_key())];
+    let result = match audit::verify(state.app.store(), &keys, None, |_| {}).await {
+        Ok(r) => r,
+        Err(e) => return unavailable(e),
+    };
+    if let Some(bad) = &result.first_bad {
+        tracing::warn!(seq = bad.seq, problem = %bad.problem, "audit chain verification failed");
+    }
+    state.sessions.set_verification(&signed.id, result.clone());
+    chain_page(&state, &signed, Some(result), true).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Subject report
+
+/// One line of the report as shown.
+struct ReportLine {
+    at: String,
+    purpose: String,
+    recipient: String,
+    category: String,
+    basis: String,
+    decision: String,
+}
+
+#[derive(Template)]
+#[template(path = "dpo/subject.html")]
+struct SubjectPage {
+    csrf: String,
+    who: String,
+    pseudonym: Option<String>,
+    lines: Vec<ReportLine>,
+    error: Option<String>,
+}
+
+/// `GET /dpo/subject`: the form.
+pub async fn subject_form(signed: SignedIn) -> Response {
+    render(&SubjectPage {
+        csrf: signed.session.csrf.clone(),
+        who: signed.session.sub.clone(),
+        pseudonym: None,
+        lines: Vec::new(),
+        error: None,
+    })
+}
+
+/// The subject form: the CPR number travels in this POST body only.
+#[derive(Debug, Deserialize)]
+pub struct SubjectForm {
+    #[serde(default)]
+    cpr: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /dpo/subject`: the report for the CPR number entered, shown by pseudonym.
+pub async fn subject_report(
+    State(state): State<WebState>,
+    signed: SignedIn,
+    Form(form): Form<SubjectForm>,
+) -> Response {
+    if let Err(refused) = check_csrf(&signed, &form.csrf) {
+        return refused;
+    }
+    let page = |pseudonym, lines, error| SubjectPage {
+        csrf: signed.session.csrf.clone(),
+        who: signed.session.sub.clone(),
+        pseudonym,
+        lines,
+        error,
+    };
+    let Ok(cpr) = Cpr::parse(&form.cpr) else {
+        let mut response = render(&page(
+            None,
+            Vec::new(),
+            Some("That is not a CPR number (DDMMYY-SSSS).".to_owned()),
+        ));
+        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+        return response;
+    };
+    let pseudonym = cpr.pseudonym(state.app.pseudonym_key());
+    let report = match report::subject_report(state.app.store(), pseudonym).await {
+        Ok(r) => r,
+        Err(e) => return unavailable(e),
+    };
+    let lines = report
+        .disclosures
+        .iter()
+        .map(|d| ReportLine {
+            at: instant_text(d.at),
+            purpose: d.purpose.clone(),
+            recipient: d.recipient.clone().unwrap_or_else(|| "–".to_owned()),
+            category: d.category.clone(),
+            basis: basis_text(d.basis.as_ref()),
+            decision: d.decision.to_string(),
+        })
+        .collect();
+    render(&page(
+        Some(report.subject_pseudonym.as_str().to_owned()),
+        lines,
+        None,
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statistics
+
+/// `GET /dpo/stats` query.
+#[derive(Debug, Deserialize)]
+pub struct StatsParams {
+    weeks: Option<u32>,
+}
+
+#[derive(Template)]
+#[template(path = "dpo/stats.html")]
+struct StatsPage {
+    csrf: String,
+    who: String,
+    weeks: u32,
+    disclosures: u64,
+    refusals: u64,
+    weeks_chart: String,
+    reasons_chart: String,
+    tables: Vec<(&'static str, Vec<(String, u64, u64)>)>,
+}
+
+/// `GET /dpo/stats`: charts and tables over the last weeks.
+pub async fn stats(
+    State(state): State<WebState>,
+    signed: SignedIn,
+    params: Result<Query<StatsParams>, QueryRejection>,
+) -> Response {
+    let weeks = params
+        .ok()
+        .and_then(|Query(p)| p.weeks)
+        .unwrap_or(12)
+        .clamp(1, 520);
+    let stats = match report::stats(state.app.store(), state.app.clock().now(), weeks).await {
+        Ok(s) => s,
+        Err(e) => return unavailable(e),
+    };
+    let table = |named: &[report::Named]| {
+        named
+            .iter()
+            .map(|n| (n.key.clone(), n.tally.disclosures, n.tally.refusals))
+            .collect()
+    };
+    render(&StatsPage {
+        csrf: signed.session.csrf.clone(),
+        who: signed.session.sub.clone(),
+        weeks,
+        disclosures: stats.total.disclosures,
+        refusals: stats.total.refusals,
+        weeks_chart: svg::disclosures_per_week(&stats.by_week),
+        reasons_chart: svg::refusals_by_reason(&stats.refusals_by_reason),
+        tables: vec![
+            ("Recipient department", table(&stats.by_recipient)),
+            ("Category", table(&stats.by_category)),
+            ("Basis", table(&stats.by_basis)),
+        ],
+    })
+}
