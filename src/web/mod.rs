@@ -43,7 +43,10 @@ pub fn router(app: AppState) -> Router {
         .route("/records/{seq}", get(pages::record))
         .route("/chain", get(pages::chain))
         .route("/chain/verify", post(pages::verify_now))
-        .route("/subject", get(pages::subject_form).post(pages::subject_report))
+        .route(
+            "/subject",
+            get(pages::subject_form).post(pages::subject_report),
+        )
         .route("/stats", get(pages::stats))
         .route("/console.css", get(pages::stylesheet))
         .fallback(pages::not_found)

@@ -11,9 +11,9 @@ use axum::{
 use serde::Deserialize;
 
 use super::{
-    SignedIn, WebState, cookie, error_page, set_cookie,
+    SignedIn, WebState, cookie, error_page,
     session::{self, LOGIN_COOKIE, SESSION_COOKIE, same_secret},
-    svg,
+    set_cookie, svg,
 };
 use crate::{
     api::Access,
@@ -37,7 +37,10 @@ fn render(template: &impl Template) -> Response {
         Ok(html) => Html(html).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "console template failed");
-            error_page(StatusCode::INTERNAL_SERVER_ERROR, "The page could not be shown.")
+            error_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "The page could not be shown.",
+            )
         }
     }
 }
@@ -51,16 +54,17 @@ fn unavailable(e: impl std::fmt::Display) -> Response {
     )
 }
 
-/// 403 unless the form carries this session's CSRF token.
-fn check_csrf(signed: &SignedIn, sent: &str) -> Result<(), Response> {
-    if same_secret(&signed.session.csrf, sent) {
-        Ok(())
-    } else {
-        Err(error_page(
-            StatusCode::FORBIDDEN,
-            "The form is stale or did not come from this console. Reload the page and try again.",
-        ))
-    }
+/// Whether the form carries this session's CSRF token.
+fn csrf_ok(signed: &SignedIn, sent: &str) -> bool {
+    same_secret(&signed.session.csrf, sent)
+}
+
+/// The 403 for a form without this session's CSRF token.
+fn stale_form() -> Response {
+    error_page(
+        StatusCode::FORBIDDEN,
+        "The form is stale or did not come from this console. Reload the page and try again.",
+    )
 }
 
 /// `GET /dpo/console.css`.
@@ -75,7 +79,10 @@ pub async fn stylesheet() -> Response {
 
 /// Anything else under `/dpo`.
 pub async fn not_found() -> Response {
-    error_page(StatusCode::NOT_FOUND, "There is no such page in the console.")
+    error_page(
+        StatusCode::NOT_FOUND,
+        "There is no such page in the console.",
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -91,7 +98,10 @@ struct LoginPage {
 /// A sign-in page with a fresh double-submit token in a cookie and in the form.
 fn login_page(status: StatusCode, error: Option<String>) -> Response {
     let Some(csrf) = session::random_token() else {
-        return error_page(StatusCode::SERVICE_UNAVAILABLE, "No random token could be made.");
+        return error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "No random token could be made.",
+        );
     };
     let mut response = render(&LoginPage {
         csrf: csrf.clone(),
@@ -177,8 +187,8 @@ pub async fn logout(
     signed: SignedIn,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if let Err(refused) = check_csrf(&signed, &form.csrf) {
-        return refused;
+    if !csrf_ok(&signed, &form.csrf) {
+        return stale_form();
     }
     state.sessions.end(&signed.id);
     let mut response = Redirect::to("/dpo/login").into_response();
@@ -230,7 +240,10 @@ impl Row {
         Row {
             seq: c.seq,
             at: instant_text(r.at),
-            requester: format!("{} ({}, {})", r.requester.sub, r.requester.dept, r.requester.role),
+            requester: format!(
+                "{} ({}, {})",
+                r.requester.sub, r.requester.dept, r.requester.role
+            ),
             subject: r
                 .subject_pseudonym
                 .as_ref()
@@ -324,8 +337,7 @@ pub async fn search(
     let f = params.map(|Query(p)| p).unwrap_or_default();
     let (rows, next, error) = match search_filter(&f) {
         Err(e) => (Vec::new(), None, Some(e)),
-        Ok((filter, cursor)) => match query::page(state.app.store(), &filter, cursor, PAGE).await
-        {
+        Ok((filter, cursor)) => match query::page(state.app.store(), &filter, cursor, PAGE).await {
             Err(e) => return unavailable(e),
             Ok(page) => {
                 let next = page.next_cursor.map(|c| {
@@ -393,7 +405,13 @@ pub async fn record(
     };
     let r = &c.record;
     let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "–".to_owned());
-    let list = |v: &[String]| if v.is_empty() { "–".to_owned() } else { v.join(", ") };
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "–".to_owned()
+        } else {
+            v.join(", ")
+        }
+    };
     let fields = vec![
         ("Disclosure id", r.disclosure_id.to_string()),
         ("At (UTC)", instant_text(r.at)),
@@ -496,8 +514,8 @@ pub async fn verify_now(
     signed: SignedIn,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if let Err(refused) = check_csrf(&signed, &form.csrf) {
-        return refused;
+    if !csrf_ok(&signed, &form.csrf) {
+        return stale_form();
     }
     let keys = [public_key(state.app.signing_key())];
     let result = match audit::verify(state.app.store(), &keys, None, |_| {}).await {
@@ -560,8 +578,8 @@ pub async fn subject_report(
     signed: SignedIn,
     Form(form): Form<SubjectForm>,
 ) -> Response {
-    if let Err(refused) = check_csrf(&signed, &form.csrf) {
-        return refused;
+    if !csrf_ok(&signed, &form.csrf) {
+        return stale_form();
     }
     let page = |pseudonym, lines, error| SubjectPage {
         csrf: signed.session.csrf.clone(),
@@ -612,6 +630,9 @@ pub struct StatsParams {
     weeks: Option<u32>,
 }
 
+/// Rows of a statistics table: name, disclosures, refusals.
+type Table = Vec<(String, u64, u64)>;
+
 #[derive(Template)]
 #[template(path = "dpo/stats.html")]
 struct StatsPage {
@@ -622,7 +643,7 @@ struct StatsPage {
     refusals: u64,
     weeks_chart: String,
     reasons_chart: String,
-    tables: Vec<(&'static str, Vec<(String, u64, u64)>)>,
+    tables: Vec<(&'static str, Table)>,
 }
 
 /// `GET /dpo/stats`: charts and tables over the last weeks.

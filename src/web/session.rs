@@ -55,7 +55,10 @@ pub fn random_token() -> Option<String> {
 pub fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && !a.is_empty()
-        && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 impl Sessions {
@@ -132,9 +135,21 @@ mod tests {
         let sessions = Sessions::default();
         let t0: Timestamp = "2026-03-01T09:00:00Z".parse().unwrap();
         let id = sessions.start("dpo-1", "dpo-office", t0).unwrap();
-        assert!(sessions.get(&id, t0 + SignedDuration::from_mins(29)).is_some());
-        assert!(sessions.get(&id, t0 + SignedDuration::from_mins(58)).is_some());
-        assert!(sessions.get(&id, t0 + SignedDuration::from_mins(100)).is_none());
+        assert!(
+            sessions
+                .get(&id, t0 + SignedDuration::from_mins(29))
+                .is_some()
+        );
+        assert!(
+            sessions
+                .get(&id, t0 + SignedDuration::from_mins(58))
+                .is_some()
+        );
+        assert!(
+            sessions
+                .get(&id, t0 + SignedDuration::from_mins(100))
+                .is_none()
+        );
         let id = sessions.start("dpo-1", "dpo-office", t0).unwrap();
         let mut t = t0;
         for _ in 0..20 {

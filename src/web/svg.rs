@@ -59,7 +59,11 @@ pub fn disclosures_per_week(weeks: &[WeekTally]) -> String {
         let x = left + gap + (bar_w + gap) * i as f64;
         let mut y = axis_y;
         for (d, dept) in departments.iter().enumerate() {
-            let n = week.disclosures_by_recipient.get(*dept).copied().unwrap_or(0);
+            let n = week
+                .disclosures_by_recipient
+                .get(*dept)
+                .copied()
+                .unwrap_or(0);
             if n == 0 {
                 continue;
             }

@@ -207,12 +207,12 @@ impl Rec {
     }
 }
 
-fn at(text: &str) -> Timestamp {
+pub fn at(text: &str) -> Timestamp {
     text.parse().unwrap()
 }
 
 /// Seven records about Emma and Silas (seq 1–7), then 23 about no one (seq 8–30).
-async fn seed(app: &DpoApp) -> Vec<ChainedRecord> {
+pub async fn seed(app: &DpoApp) -> Vec<ChainedRecord> {
     let emma = Some(app.pseudonym(EMMA));
     let silas = Some(app.pseudonym(SILAS));
     let mut records = vec![

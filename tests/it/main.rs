@@ -10,6 +10,7 @@
 
 mod audit;
 mod cli;
+mod console;
 mod dpo;
 mod errors;
 mod helpers;
