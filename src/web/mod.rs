@@ -5,7 +5,9 @@
 //! carries the session's CSRF token, and every response carries the security headers of
 //! [`security_headers`]. A CPR number is only ever entered in a POSTed form, never in a URL.
 
+mod login;
 mod pages;
+mod reports;
 pub mod session;
 pub mod svg;
 
@@ -38,16 +40,16 @@ pub fn router(app: AppState) -> Router {
     };
     Router::new()
         .route("/", get(pages::search))
-        .route("/login", get(pages::login_form).post(pages::login))
-        .route("/logout", post(pages::logout))
+        .route("/login", get(login::login_form).post(login::login))
+        .route("/logout", post(login::logout))
         .route("/records/{seq}", get(pages::record))
         .route("/chain", get(pages::chain))
         .route("/chain/verify", post(pages::verify_now))
         .route(
             "/subject",
-            get(pages::subject_form).post(pages::subject_report),
+            get(reports::subject_form).post(reports::subject_report),
         )
-        .route("/stats", get(pages::stats))
+        .route("/stats", get(reports::stats))
         .route("/console.css", get(pages::stylesheet))
         .fallback(pages::not_found)
         .layer(middleware::map_response(security_headers))

@@ -1,30 +1,25 @@
-//! The console's pages: thin handlers that read through the same store traits as the API and
+//! The console's trail pages (search, one record, chain status) and the helpers every page
+//! shares: thin handlers that read through the same store traits as the API and
 //! render auto-escaped templates from `templates/dpo/`.
 
 use askama::Template;
 use axum::{
     Form,
     extract::{Path, Query, State, rejection::QueryRejection},
-    http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{Html, IntoResponse, Redirect, Response},
+    http::{HeaderValue, StatusCode, header},
+    response::{Html, IntoResponse, Response},
 };
 use serde::Deserialize;
 
-use super::{
-    SignedIn, WebState, cookie, error_page,
-    session::{self, LOGIN_COOKIE, SESSION_COOKIE, same_secret},
-    set_cookie, svg,
-};
+use super::{SignedIn, WebState, error_page, login::CsrfForm, session::same_secret};
 use crate::{
-    api::Access,
     audit::{
         self, AuditDecision, AuditFilter, AuditStore, ChainedRecord, Verification,
         checkpoint::public_key,
         query,
         report::{self, instant_text},
     },
-    auth::Role,
-    cpr::{Cpr, Pseudonym},
+    cpr::Pseudonym,
     policy::{Basis, BasisKind},
 };
 
@@ -32,7 +27,7 @@ use crate::{
 const PAGE: u32 = 50;
 
 /// Renders a template, or a 500 page naming nothing internal.
-fn render(template: &impl Template) -> Response {
+pub(super) fn render(template: &impl Template) -> Response {
     match template.render() {
         Ok(html) => Html(html).into_response(),
         Err(e) => {
@@ -46,7 +41,7 @@ fn render(template: &impl Template) -> Response {
 }
 
 /// A page that the store could not serve.
-fn unavailable(e: impl std::fmt::Display) -> Response {
+pub(super) fn unavailable(e: impl std::fmt::Display) -> Response {
     tracing::error!(error = %e, "console could not read the audit trail");
     error_page(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -55,12 +50,12 @@ fn unavailable(e: impl std::fmt::Display) -> Response {
 }
 
 /// Whether the form carries this session's CSRF token.
-fn csrf_ok(signed: &SignedIn, sent: &str) -> bool {
+pub(super) fn csrf_ok(signed: &SignedIn, sent: &str) -> bool {
     same_secret(&signed.session.csrf, sent)
 }
 
 /// The 403 for a form without this session's CSRF token.
-fn stale_form() -> Response {
+pub(super) fn stale_form() -> Response {
     error_page(
         StatusCode::FORBIDDEN,
         "The form is stale or did not come from this console. Reload the page and try again.",
@@ -83,119 +78,6 @@ pub async fn not_found() -> Response {
         StatusCode::NOT_FOUND,
         "There is no such page in the console.",
     )
-}
-
-// ---------------------------------------------------------------------------------------------
-// Sign-in and sign-out
-
-#[derive(Template)]
-#[template(path = "dpo/login.html")]
-struct LoginPage {
-    csrf: String,
-    error: Option<String>,
-}
-
-/// A sign-in page with a fresh double-submit token in a cookie and in the form.
-fn login_page(status: StatusCode, error: Option<String>) -> Response {
-    let Some(csrf) = session::random_token() else {
-        return error_page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "No random token could be made.",
-        );
-    };
-    let mut response = render(&LoginPage {
-        csrf: csrf.clone(),
-        error,
-    });
-    *response.status_mut() = status;
-    if let Ok(v) = HeaderValue::from_str(&set_cookie(LOGIN_COOKIE, Some(&csrf), 600)) {
-        response.headers_mut().append(header::SET_COOKIE, v);
-    }
-    response
-}
-
-/// `GET /dpo/login`.
-pub async fn login_form() -> Response {
-    login_page(StatusCode::OK, None)
-}
-
-/// The sign-in form.
-#[derive(Debug, Deserialize)]
-pub struct LoginForm {
-    #[serde(default)]
-    token: String,
-    #[serde(default)]
-    csrf: String,
-}
-
-/// `POST /dpo/login`: verify the pasted token; a DPO gets a session, anyone else nothing.
-pub async fn login(
-    State(state): State<WebState>,
-    headers: HeaderMap,
-    Form(form): Form<LoginForm>,
-) -> Response {
-    let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
-    if !same_secret(expected, &form.csrf) {
-        return login_page(
-            StatusCode::FORBIDDEN,
-            Some("The sign-in form expired. Please paste the token again.".to_owned()),
-        );
-    }
-    let now = state.app.clock().now();
-    let principal = match state.app.verifier().verify(form.token.trim(), now) {
-        Ok(p) => p,
-        Err(_) => {
-            return login_page(
-                StatusCode::UNAUTHORIZED,
-                Some("The token is not valid.".to_owned()),
-            );
-        }
-    };
-    if principal.require_role(&[Role::Dpo]).is_err() {
-        return login_page(
-            StatusCode::FORBIDDEN,
-            Some("Only the data protection officer (role dpo) may use this console.".to_owned()),
-        );
-    }
-    let Some(id) = state.sessions.start(&principal.sub, &principal.dept, now) else {
-        return error_page(StatusCode::SERVICE_UNAVAILABLE, "No session could be made.");
-    };
-    tracing::info!(sub = %principal.sub, "DPO signed in to the console");
-    let mut response = Redirect::to("/dpo/").into_response();
-    let max_age = session::ABSOLUTE.as_secs();
-    for value in [
-        set_cookie(SESSION_COOKIE, Some(&id), max_age),
-        set_cookie(LOGIN_COOKIE, None, 0),
-    ] {
-        if let Ok(v) = HeaderValue::from_str(&value) {
-            response.headers_mut().append(header::SET_COOKIE, v);
-        }
-    }
-    response
-}
-
-/// A form that carries nothing but the CSRF token.
-#[derive(Debug, Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
-/// `POST /dpo/logout`.
-pub async fn logout(
-    State(state): State<WebState>,
-    signed: SignedIn,
-    Form(form): Form<CsrfForm>,
-) -> Response {
-    if !csrf_ok(&signed, &form.csrf) {
-        return stale_form();
-    }
-    state.sessions.end(&signed.id);
-    let mut response = Redirect::to("/dpo/login").into_response();
-    if let Ok(v) = HeaderValue::from_str(&set_cookie(SESSION_COOKIE, None, 0)) {
-        response.headers_mut().append(header::SET_COOKIE, v);
-    }
-    response
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -375,7 +257,7 @@ struct RecordPage {
     fields: Vec<(&'static str, String)>,
 }
 
-fn basis_text(basis: Option<&Basis>) -> String {
+pub(super) fn basis_text(basis: Option<&Basis>) -> String {
     match basis {
         None => "–".to_owned(),
         Some(b) => format!(
@@ -527,158 +409,4 @@ pub async fn verify_now(
     }
     state.sessions.set_verification(&signed.id, result.clone());
     chain_page(&state, &signed, Some(result), true).await
-}
-
-// ---------------------------------------------------------------------------------------------
-// Subject report
-
-/// One line of the report as shown.
-struct ReportLine {
-    at: String,
-    purpose: String,
-    recipient: String,
-    category: String,
-    basis: String,
-    decision: String,
-}
-
-#[derive(Template)]
-#[template(path = "dpo/subject.html")]
-struct SubjectPage {
-    csrf: String,
-    who: String,
-    pseudonym: Option<String>,
-    lines: Vec<ReportLine>,
-    error: Option<String>,
-}
-
-/// `GET /dpo/subject`: the form.
-pub async fn subject_form(signed: SignedIn) -> Response {
-    render(&SubjectPage {
-        csrf: signed.session.csrf.clone(),
-        who: signed.session.sub.clone(),
-        pseudonym: None,
-        lines: Vec::new(),
-        error: None,
-    })
-}
-
-/// The subject form: the CPR number travels in this POST body only.
-#[derive(Debug, Deserialize)]
-pub struct SubjectForm {
-    #[serde(default)]
-    cpr: String,
-    #[serde(default)]
-    csrf: String,
-}
-
-/// `POST /dpo/subject`: the report for the CPR number entered, shown by pseudonym.
-pub async fn subject_report(
-    State(state): State<WebState>,
-    signed: SignedIn,
-    Form(form): Form<SubjectForm>,
-) -> Response {
-    if !csrf_ok(&signed, &form.csrf) {
-        return stale_form();
-    }
-    let page = |pseudonym, lines, error| SubjectPage {
-        csrf: signed.session.csrf.clone(),
-        who: signed.session.sub.clone(),
-        pseudonym,
-        lines,
-        error,
-    };
-    let Ok(cpr) = Cpr::parse(&form.cpr) else {
-        let mut response = render(&page(
-            None,
-            Vec::new(),
-            Some("That is not a CPR number (DDMMYY-SSSS).".to_owned()),
-        ));
-        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
-        return response;
-    };
-    let pseudonym = cpr.pseudonym(state.app.pseudonym_key());
-    let report = match report::subject_report(state.app.store(), pseudonym).await {
-        Ok(r) => r,
-        Err(e) => return unavailable(e),
-    };
-    let lines = report
-        .disclosures
-        .iter()
-        .map(|d| ReportLine {
-            at: instant_text(d.at),
-            purpose: d.purpose.clone(),
-            recipient: d.recipient.clone().unwrap_or_else(|| "–".to_owned()),
-            category: d.category.clone(),
-            basis: basis_text(d.basis.as_ref()),
-            decision: d.decision.to_string(),
-        })
-        .collect();
-    render(&page(
-        Some(report.subject_pseudonym.as_str().to_owned()),
-        lines,
-        None,
-    ))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Statistics
-
-/// `GET /dpo/stats` query.
-#[derive(Debug, Deserialize)]
-pub struct StatsParams {
-    weeks: Option<u32>,
-}
-
-/// Rows of a statistics table: name, disclosures, refusals.
-type Table = Vec<(String, u64, u64)>;
-
-#[derive(Template)]
-#[template(path = "dpo/stats.html")]
-struct StatsPage {
-    csrf: String,
-    who: String,
-    weeks: u32,
-    disclosures: u64,
-    refusals: u64,
-    weeks_chart: String,
-    reasons_chart: String,
-    tables: Vec<(&'static str, Table)>,
-}
-
-/// `GET /dpo/stats`: charts and tables over the last weeks.
-pub async fn stats(
-    State(state): State<WebState>,
-    signed: SignedIn,
-    params: Result<Query<StatsParams>, QueryRejection>,
-) -> Response {
-    let weeks = params
-        .ok()
-        .and_then(|Query(p)| p.weeks)
-        .unwrap_or(12)
-        .clamp(1, 520);
-    let stats = match report::stats(state.app.store(), state.app.clock().now(), weeks).await {
-        Ok(s) => s,
-        Err(e) => return unavailable(e),
-    };
-    let table = |named: &[report::Named]| {
-        named
-            .iter()
-            .map(|n| (n.key.clone(), n.tally.disclosures, n.tally.refusals))
-            .collect()
-    };
-    render(&StatsPage {
-        csrf: signed.session.csrf.clone(),
-        who: signed.session.sub.clone(),
-        weeks,
-        disclosures: stats.total.disclosures,
-        refusals: stats.total.refusals,
-        weeks_chart: svg::disclosures_per_week(&stats.by_week),
-        reasons_chart: svg::refusals_by_reason(&stats.refusals_by_reason),
-        tables: vec![
-            ("Recipient department", table(&stats.by_recipient)),
-            ("Category", table(&stats.by_category)),
-            ("Basis", table(&stats.by_basis)),
-        ],
-    })
 }
