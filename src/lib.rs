@@ -50,3 +50,5 @@ pub mod sources;
 pub mod store;
 /// Logging set-up.
 pub mod telemetry;
+/// The DPO console: server-rendered pages at `/dpo/`, sessions, security headers, SVG charts.
+pub mod web;

@@ -3,6 +3,7 @@
 mod access;
 mod assignments;
 mod audit;
+mod audit_export;
 mod consents;
 mod health;
 pub mod json;
@@ -53,6 +54,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/consents/{id}/withdraw", post(consents::withdraw))
         .route("/v1/audit/verify", get(audit::verify))
         .route("/v1/audit/checkpoints", get(audit::checkpoints))
+        .route("/v1/audit/query", post(audit::query))
+        .route("/v1/audit/subject-report", post(audit::subject_report))
+        .route("/v1/audit/export", get(audit_export::export))
+        .route("/v1/audit/stats", get(audit::stats))
+        .nest_service("/dpo", crate::web::router(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         // Layers run bottom-up on the way in: the request id and log line wrap everything, so a

@@ -166,17 +166,8 @@ pub async fn write_jsonl(store: &impl AuditStore, out: &mut impl Write) -> Resul
             return Ok(count);
         };
         for row in page {
-            let record = row
-                .record
-                .map_err(|problem| format!("record {}: {problem}", row.seq))?;
-            let chained = super::ChainedRecord {
-                seq: row.seq,
-                record,
-                prev_hash: row.prev_hash,
-                hash: row.hash,
-            };
-            serde_json::to_writer(&mut *out, &chained).map_err(|e| e.to_string())?;
-            out.write_all(b"\n").map_err(|e| e.to_string())?;
+            let line = super::export::jsonl_line(&row.into_chained()?)?;
+            out.write_all(&line).map_err(|e| e.to_string())?;
             count += 1;
         }
         after = last;

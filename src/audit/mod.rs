@@ -5,6 +5,7 @@
 //! - [`appender`]: the one task that chains and commits records in batches (group commit).
 //! - [`checkpoint`]: signed `(seq, head_hash, at, key_id)` checkpoints.
 //! - [`verify`]: recomputes the chain and checks it against the checkpoints.
+//! - [`query`]: the DPO's filtered reads; [`export`]: the trail as JSON Lines or CSV.
 //!
 //! Storage is the [`AuditStore`] trait, implemented per backend under `store/`.
 
@@ -12,13 +13,17 @@ pub mod appender;
 pub mod canonical;
 pub mod checkpoint;
 pub mod cli;
+pub mod export;
+pub mod query;
 pub mod record;
+pub mod report;
 pub mod verify;
 
 use std::future::Future;
 
 pub use appender::{AppenderConfig, AuditLog};
 pub use checkpoint::{Checkpoint, CheckpointSet, PublicKey};
+pub use query::{AuditCount, AuditFilter, AuditQuery};
 pub use record::{
     AuditDecision, AuditReason, AuditRecord, ChainedRecord, Outcome, Requester, payload_digest,
 };

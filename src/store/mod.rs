@@ -6,6 +6,7 @@
 
 mod assignments;
 mod audit;
+mod audit_query;
 mod consents;
 mod notices;
 mod postgres;

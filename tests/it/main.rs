@@ -10,6 +10,8 @@
 
 mod audit;
 mod cli;
+mod console;
+mod dpo;
 mod errors;
 mod exchange;
 mod helpers;

@@ -22,6 +22,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/inbox/{notice_id}/ack"),
     ("get", "/v1/audit/verify"),
     ("get", "/v1/audit/checkpoints"),
+    ("post", "/v1/audit/query"),
+    ("post", "/v1/audit/subject-report"),
+    ("get", "/v1/audit/export"),
+    ("get", "/v1/audit/stats"),
 ];
 
 #[tokio::test]

@@ -9,6 +9,7 @@ use sqlx::{
 
 mod assignments;
 mod audit;
+mod audit_query;
 mod consents;
 mod notices;
 

@@ -1,0 +1,129 @@
+//! `AuditQuery` for the backend-neutral [`Store`], and the filter SQL both backends share.
+
+use jiff::Timestamp;
+use sqlx::{Database, QueryBuilder};
+
+use super::{Store, StoreError, audit::db_seq};
+use crate::audit::{AuditCount, AuditFilter, AuditQuery, StoredRecord, canonical::format_instant};
+
+/// A grouped-count row as both backends return it.
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct CountRow {
+    pub hour: String,
+    pub recipient: Option<String>,
+    pub category: String,
+    pub basis_kind: Option<String>,
+    pub basis_id: Option<String>,
+    pub decision: String,
+    pub outcome: String,
+    pub count: i64,
+}
+
+impl From<CountRow> for AuditCount {
+    fn from(row: CountRow) -> Self {
+        AuditCount {
+            hour: row.hour,
+            recipient: row.recipient,
+            category: row.category,
+            basis_kind: row.basis_kind,
+            basis_id: row.basis_id,
+            decision: row.decision,
+            outcome: row.outcome,
+            count: u64::try_from(row.count).unwrap_or(0),
+        }
+    }
+}
+
+/// Appends ` WHERE …` for `filter` and `seq < before`, then ` ORDER BY seq DESC LIMIT …`.
+/// `instant_cast` follows each bound instant (`::timestamptz` on PostgreSQL, nothing on SQLite,
+/// whose `at` is canonical RFC 3339 text that sorts as time does). Each condition is one of the
+/// indexed columns of `audit_log`, each paired with `seq` in its index.
+pub(super) fn push_query<DB>(
+    qb: &mut QueryBuilder<DB>,
+    filter: &AuditFilter,
+    before: Option<u64>,
+    limit: u32,
+    instant_cast: &str,
+) -> Result<(), StoreError>
+where
+    DB: Database,
+    String: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+    i64: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    qb.push(" WHERE 1 = 1");
+    if let Some(subject) = &filter.subject {
+        qb.push(" AND subject_pseudonym = ")
+            .push_bind(subject.as_str().to_owned());
+    }
+    if let Some(requester) = &filter.requester {
+        qb.push(" AND requester_sub = ")
+            .push_bind(requester.clone());
+    }
+    if let Some(dept) = &filter.department {
+        qb.push(" AND (source = ")
+            .push_bind(dept.clone())
+            .push(" OR recipient = ")
+            .push_bind(dept.clone())
+            .push(")");
+    }
+    if let Some(decision) = filter.decision {
+        qb.push(" AND decision = ")
+            .push_bind(decision.as_str().to_owned());
+    }
+    if let Some(from) = filter.from {
+        qb.push(" AND at >= ")
+            .push_bind(format_instant(from))
+            .push(instant_cast);
+    }
+    if let Some(to) = filter.to {
+        qb.push(" AND at < ")
+            .push_bind(format_instant(to))
+            .push(instant_cast);
+    }
+    if let Some(before) = before {
+        qb.push(" AND seq < ").push_bind(db_seq(before)?);
+    }
+    qb.push(" ORDER BY seq DESC LIMIT ")
+        .push_bind(i64::from(limit));
+    Ok(())
+}
+
+/// The lower bound of a count, as bound text.
+pub(super) fn since_text(since: Timestamp) -> String {
+    format_instant(since)
+}
+
+impl AuditQuery for Store {
+    async fn query_audit(
+        &self,
+        filter: &AuditFilter,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<StoredRecord>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.query_audit(filter, before, limit).await,
+            Store::Postgres(s) => s.query_audit(filter, before, limit).await,
+        }
+    }
+
+    async fn audit_record(&self, seq: u64) -> Result<Option<StoredRecord>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.audit_record(seq).await,
+            Store::Postgres(s) => s.audit_record(seq).await,
+        }
+    }
+
+    async fn audit_counts(&self, since: Timestamp) -> Result<Vec<AuditCount>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.audit_counts(since).await,
+            Store::Postgres(s) => s.audit_counts(since).await,
+        }
+    }
+
+    async fn refusal_reasons(&self, since: Timestamp) -> Result<Vec<(String, u64)>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.refusal_reasons(since).await,
+            Store::Postgres(s) => s.refusal_reasons(since).await,
+        }
+    }
+}
