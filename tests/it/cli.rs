@@ -340,3 +340,103 @@ async fn demo_starts_and_answers_readyz() {
     let (code, _) = process.terminate();
     assert_eq!(code, Some(0));
 }
+
+#[test]
+fn policy_check_accepts_the_shipped_bundle_and_lists_every_error_of_a_broken_one() {
+    let shipped = sluse::demo::shipped_policies();
+    let output = sluse()
+        .args(["policy", "check"])
+        .arg(&shipped)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("ok") && stdout.contains("version"),
+        "{stdout}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("policies");
+    copy_tree(&shipped, &broken);
+    let departments = broken.join("departments.toml");
+    let text = std::fs::read_to_string(&departments).unwrap();
+    std::fs::write(
+        &departments,
+        text.replacen("kind = \"ppr\"", "kind = \"police\"", 1),
+    )
+    .unwrap();
+    std::fs::write(broken.join("purposes.toml"), "this is = = not toml").unwrap();
+    let output = sluse()
+        .args(["policy", "check"])
+        .arg(&broken)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("departments.toml:") && stderr.contains("`police`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("purposes.toml:"),
+        "every error at once: {stderr}"
+    );
+}
+
+#[tokio::test]
+async fn policy_explain_prints_the_decision_and_its_reasons() {
+    let (dir, config, _keys, _) = prepare(&Options::default()).await;
+    let request = dir.path().join("request.json");
+    std::fs::write(
+        &request,
+        serde_json::json!({
+            "requester": {"sub": "jonas.kp", "dept": "youth-unit", "role": "contact_person"},
+            "subject": "210810-4121", "category": "social.measures",
+            "purpose": "kui.contact_person", "source": "social-services",
+            "date": "2026-11-29"
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let output = sluse()
+        .args(["policy", "explain", "--config"])
+        .arg(&config)
+        .arg("--request")
+        .arg(&request)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    // No assignment and no consent in a fresh database: refused, with both reasons.
+    assert!(stdout.contains("decision: deny"), "{stdout}");
+    assert!(
+        stdout.contains("not_need_to_know") && stdout.contains("no_consent"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("210810-4121") && !stdout.contains("2108104121"),
+        "no CPR number in the output"
+    );
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
