@@ -20,6 +20,7 @@ mod logs;
 mod notices;
 mod openapi;
 mod registry;
+mod replicas;
 mod tls;
 mod tokens;
 mod withdrawal;
