@@ -6,6 +6,7 @@
 
 use std::{collections::HashSet, future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
+use arc_swap::ArcSwap;
 use axum::Router;
 use tokio::task::JoinHandle;
 
@@ -17,6 +18,7 @@ use crate::{
     config::Config,
     cpr::PseudonymKey,
     keys::{self, KeyError, SigningKey},
+    ops::{ConcurrencyLimit, RateLimits},
     policy::{PolicyBundle, PolicyErrors},
     server,
     sources::Sources,
@@ -79,8 +81,10 @@ pub struct AppState {
 struct Inner {
     config: Config,
     store: Store,
-    bundle: Arc<PolicyBundle>,
-    verifier: TokenVerifier,
+    bundle: ArcSwap<PolicyBundle>,
+    verifier: ArcSwap<TokenVerifier>,
+    rate_limits: RateLimits,
+    concurrency: ConcurrencyLimit,
     clock: SharedClock,
     pseudonym_key: PseudonymKey,
     signing_key: Arc<SigningKey>,
@@ -103,13 +107,30 @@ impl AppState {
     pub fn store(&self) -> &Store {
         &self.inner.store
     }
-    /// The policy bundle in force.
-    pub fn bundle(&self) -> &Arc<PolicyBundle> {
-        &self.inner.bundle
+    /// The policy bundle in force (take it once per request: a reload may swap it).
+    pub fn bundle(&self) -> Arc<PolicyBundle> {
+        self.inner.bundle.load_full()
     }
-    /// The token verifier.
-    pub fn verifier(&self) -> &TokenVerifier {
-        &self.inner.verifier
+    /// The token verifier in force.
+    pub fn verifier(&self) -> Arc<TokenVerifier> {
+        self.inner.verifier.load_full()
+    }
+    /// Puts a validated bundle, and the verifier built with its departments, in force.
+    pub fn replace_bundle(&self, bundle: PolicyBundle, verifier: TokenVerifier) {
+        self.inner.verifier.store(Arc::new(verifier));
+        self.inner.bundle.store(Arc::new(bundle));
+    }
+    /// Puts a verifier with reloaded issuer key sets in force.
+    pub fn replace_verifier(&self, verifier: TokenVerifier) {
+        self.inner.verifier.store(Arc::new(verifier));
+    }
+    /// The rate limits per principal and per department.
+    pub fn rate_limits(&self) -> &RateLimits {
+        &self.inner.rate_limits
+    }
+    /// The limit on requests in flight.
+    pub fn concurrency(&self) -> &ConcurrencyLimit {
+        &self.inner.concurrency
     }
     /// The clock.
     pub fn clock(&self) -> &SharedClock {
@@ -141,6 +162,7 @@ pub struct Application {
     state: AppState,
     grace: Duration,
     audit_task: JoinHandle<()>,
+    reload_tasks: Vec<JoinHandle<()>>,
 }
 
 impl Application {
@@ -188,12 +210,16 @@ impl Application {
             clock.clone(),
             AppenderConfig::from_config(&config.audit),
         );
+        let rate_limits = RateLimits::new(&config.limits);
+        let concurrency = ConcurrencyLimit::new(config.limits.max_concurrent_requests);
         let state = AppState {
             inner: Arc::new(Inner {
                 config,
                 store,
-                bundle: Arc::new(bundle),
-                verifier,
+                bundle: ArcSwap::from_pointee(bundle),
+                verifier: ArcSwap::from_pointee(verifier),
+                rate_limits,
+                concurrency,
                 clock,
                 pseudonym_key,
                 signing_key,
@@ -202,6 +228,7 @@ impl Application {
             }),
         };
         let router = api::router(state.clone());
+        let reload_tasks = crate::ops::reload::spawn(state.clone());
         Ok(Application {
             listener,
             tls,
@@ -209,6 +236,7 @@ impl Application {
             state,
             grace,
             audit_task,
+            reload_tasks,
         })
     }
 
@@ -236,6 +264,9 @@ impl Application {
         let store = self.state.store().clone();
         let result =
             server::serve(self.listener, self.tls, self.router, shutdown, self.grace).await;
+        for task in &self.reload_tasks {
+            task.abort();
+        }
         self.state.audit().shutdown().await;
         let _ = self.audit_task.await;
         store.close().await;
@@ -243,7 +274,12 @@ impl Application {
     }
 }
 
-fn build_verifier(config: &Config, bundle: &PolicyBundle) -> Result<TokenVerifier, StartError> {
+/// The token verifier for the configured issuers (their JWKS files read now) and `bundle`'s
+/// departments.
+pub(crate) fn build_verifier(
+    config: &Config,
+    bundle: &PolicyBundle,
+) -> Result<TokenVerifier, StartError> {
     let departments: HashSet<String> = bundle
         .departments()
         .iter()

@@ -49,6 +49,10 @@ pub enum Command {
         /// The TOML configuration file.
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
+        /// Retire the audit signing key (kept as `<name>.<key_id>.old` for verification) and
+        /// create a new one; replicas sign with it from their next start.
+        #[arg(long)]
+        rotate_signing_key: bool,
     },
     /// Run a self-contained demo on loopback: SQLite, demo issuer and tokens, the shipped policies.
     Demo {
@@ -100,7 +104,20 @@ pub fn run(cli: Cli) -> ExitCode {
                 Ok(())
             })
         }
-        Command::Keygen { config } => with_config(&config, log_format, |config| {
+        Command::Keygen {
+            config,
+            rotate_signing_key: true,
+        } => with_config(&config, log_format, |config| {
+            let (retired, old, new) =
+                keys::rotate_signing_key(&config.audit.signing_key).map_err(|e| e.to_string())?;
+            println!(
+                "rotated {}: key {old} retired to {}, new key {new}",
+                config.audit.signing_key.display(),
+                retired.display()
+            );
+            Ok(())
+        }),
+        Command::Keygen { config, .. } => with_config(&config, log_format, |config| {
             let outcomes = keys::keygen(&config.audit).map_err(|e| e.to_string())?;
             for outcome in outcomes {
                 match outcome {

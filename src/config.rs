@@ -68,6 +68,56 @@ pub struct Config {
     /// Log output.
     #[serde(default)]
     pub log: LogConfig,
+    /// Rate and concurrency limits.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// `[limits]`: token buckets per principal and per department (a rate of 0 turns one off), and
+/// the most requests in flight.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Requests a second one principal (`sub` in `dept`) may make on average; 0: no limit.
+    #[serde(default)]
+    pub per_principal_per_s: f64,
+    /// Requests one principal may make at once after a quiet spell.
+    #[serde(default = "default_burst")]
+    pub per_principal_burst: u32,
+    /// Requests a second all principals of one department may make together; 0: no limit.
+    #[serde(default)]
+    pub per_department_per_s: f64,
+    /// Requests one department may make at once after a quiet spell.
+    #[serde(default = "default_department_burst")]
+    pub per_department_burst: u32,
+    /// Requests handled at once; more are answered 503 at once. 0: no limit.
+    #[serde(default = "default_max_concurrent")]
+    pub max_concurrent_requests: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            per_principal_per_s: 0.0,
+            per_principal_burst: default_burst(),
+            per_department_per_s: 0.0,
+            per_department_burst: default_department_burst(),
+            max_concurrent_requests: default_max_concurrent(),
+        }
+    }
+}
+
+fn default_burst() -> u32 {
+    20
+}
+fn default_department_burst() -> u32 {
+    200
+}
+fn default_max_concurrent() -> usize {
+    1024
+}
+fn default_jwks_poll_interval_s() -> u64 {
+    5
 }
 
 /// `[server]`.
@@ -129,6 +179,9 @@ pub struct PoliciesConfig {
 pub struct AuthConfig {
     /// Trusted token issuers; at least one.
     pub issuers: Vec<IssuerConfig>,
+    /// How often the JWKS files are checked for changes, in seconds; 0: only on SIGHUP.
+    #[serde(default = "default_jwks_poll_interval_s")]
+    pub jwks_poll_interval_s: u64,
 }
 
 /// `[[auth.issuers]]`.
@@ -444,6 +497,23 @@ impl Config {
                         "department `{}` has more than one source",
                         source.department
                     ),
+                ));
+            }
+        }
+        for (key, rate) in [
+            (
+                "limits.per_principal_per_s",
+                self.limits.per_principal_per_s,
+            ),
+            (
+                "limits.per_department_per_s",
+                self.limits.per_department_per_s,
+            ),
+        ] {
+            if !rate.is_finite() || rate < 0.0 {
+                return Err(ConfigError::invalid(
+                    key,
+                    "must be 0 (off) or a positive number",
                 ));
             }
         }

@@ -94,7 +94,7 @@ pub async fn request(
         mode: Mode::Pull,
         payload: None,
     };
-    let decision = policy::decide(state.bundle(), &request, &facts, today);
+    let decision = policy::decide(&state.bundle(), &request, &facts, today);
     let mut record = base_record(&state, &principal, &body, &decision);
 
     let (basis, plan) = match decision {

@@ -121,6 +121,82 @@ pub fn load_signing_key(path: &Path) -> Result<SigningKey, KeyError> {
     Ok(SigningKey { pair, key_id })
 }
 
+/// Where a retired signing key is kept: `<file name>.<key_id>.old` next to the key.
+pub fn retired_path(path: &Path, key_id: &str) -> PathBuf {
+    let name = path.file_name().map_or_else(
+        || "signing.key".into(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    path.with_file_name(format!("{name}.{key_id}.old"))
+}
+
+/// `sluse keygen --rotate-signing-key`: moves the signing key at `path` to its retired name (kept
+/// for verifying the checkpoints it signed) and writes a new one. Returns the retired file and the
+/// old and new key ids.
+pub fn rotate_signing_key(path: &Path) -> Result<(PathBuf, String, String), KeyError> {
+    let old = load_signing_key(path)?;
+    let retired = retired_path(path, &old.key_id);
+    let fail = |problem: String| KeyError::Write {
+        path: retired.clone(),
+        problem,
+    };
+    if retired.exists() {
+        return Err(fail("a retired key of that id exists already".to_owned()));
+    }
+    fs::rename(path, &retired).map_err(|e| fail(e.to_string()))?;
+    let rng = SystemRandom::new();
+    let written = Ed25519KeyPair::generate_pkcs8(&rng)
+        .map_err(|_| KeyError::Write {
+            path: path.to_owned(),
+            problem: "the system random generator failed".to_owned(),
+        })
+        .and_then(|pkcs8| write_new(path, &pem_encode(SIGNING_LABEL, pkcs8.as_ref())));
+    if let Err(e) = written {
+        // Put the old key back: the gateway must never be left without one.
+        let _ = fs::rename(&retired, path);
+        return Err(e);
+    }
+    let new = load_signing_key(path)?;
+    Ok((retired, old.key_id, new.key_id))
+}
+
+/// The retired signing keys next to `path` (`<file name>.<key_id>.old`), for verification only.
+/// A file that cannot be read is logged and skipped: its checkpoints then fail verification by name.
+pub fn retired_signing_keys(path: &Path) -> Vec<SigningKey> {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Vec::new();
+    };
+    let prefix = format!("{}.", name.to_string_lossy());
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .map(|n| n.to_string_lossy())
+                .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".old"))
+        })
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .filter_map(|file| match load_signing_key(&file) {
+            Ok(key) => Some(key),
+            Err(e) => {
+                tracing::warn!(error = %e, "a retired audit signing key is not usable");
+                None
+            }
+        })
+        .collect()
+}
+
 /// Loads the pseudonym key named by `audit.pseudonym_key`.
 pub fn load_pseudonym_key(path: &Path) -> Result<PseudonymKey, KeyError> {
     const KEY: &str = "audit.pseudonym_key";

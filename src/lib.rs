@@ -36,6 +36,8 @@ pub mod facts;
 pub mod keys;
 /// Push notices, idempotency and the departments' inboxes.
 pub mod notices;
+/// Operations: metrics, rate and concurrency limits, live reload.
+pub mod ops;
 /// Policy bundle: files on disk → typed, validated PolicyBundle; the pure decide().
 pub mod policy;
 /// Redaction: a permit's plan applied to a source record; free text scrubbed.

@@ -32,10 +32,12 @@ impl FromRequestParts<AppState> for Principal {
             .ok_or_else(|| {
                 ApiError::Unauthorized("expected `Authorization: Bearer <token>`".to_owned())
             })?;
-        state
+        let principal = state
             .verifier()
             .verify(token, state.clock().now())
-            .map_err(|e| ApiError::Unauthorized(format!("invalid token: {e}")))
+            .map_err(|e| ApiError::Unauthorized(format!("invalid token: {e}")))?;
+        state.rate_limits().check(&principal)?;
+        Ok(principal)
     }
 }
 
@@ -61,10 +63,8 @@ impl Access for Principal {
 
     fn require(&self, state: &AppState, roles: &[Role], kinds: &[&str]) -> Result<(), ApiError> {
         self.require_role(roles)?;
-        let kind = state
-            .bundle()
-            .department(&self.dept)
-            .map(|d| d.kind.as_str());
+        let bundle = state.bundle();
+        let kind = bundle.department(&self.dept).map(|d| d.kind.as_str());
         match kind {
             Some(kind) if kinds.contains(&kind) => Ok(()),
             _ => Err(ApiError::Forbidden(format!(

@@ -13,7 +13,7 @@ use crate::{
     app::AppState,
     audit::{
         self, AuditDecision, AuditFilter, ChainedRecord, CheckpointSet, Verification,
-        checkpoint::public_key,
+        checkpoint::verification_keys,
         query,
         report::{self, AuditStats, SubjectReport},
     },
@@ -27,7 +27,7 @@ pub async fn verify(
     principal: Principal,
 ) -> Result<Json<Verification>, ApiError> {
     principal.require_role(&[Role::Dpo])?;
-    let keys = [public_key(state.signing_key())];
+    let keys = verification_keys(state.signing_key(), &state.config().audit.signing_key);
     let result = audit::verify(state.store(), &keys, None, |_| {}).await?;
     if let Some(bad) = &result.first_bad {
         tracing::warn!(seq = bad.seq, problem = %bad.problem, "audit chain verification failed");
@@ -43,7 +43,7 @@ pub async fn checkpoints(
     principal.require_role(&[Role::Dpo])?;
     Ok(Json(CheckpointSet {
         checkpoints: audit::all_checkpoints(state.store()).await?,
-        public_keys: vec![public_key(state.signing_key())],
+        public_keys: verification_keys(state.signing_key(), &state.config().audit.signing_key),
     }))
 }
 

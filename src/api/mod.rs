@@ -41,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/openapi.json", get(openapi::openapi))
+        .route("/metrics", get(crate::ops::metrics::metrics))
         .route("/v1/me", get(me::me))
         .route("/v1/assignments", post(assignments::create))
         .route("/v1/assignments/query", post(assignments::query))
@@ -68,6 +69,10 @@ pub fn router(state: AppState) -> Router {
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             timeout,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.concurrency().clone(),
+            crate::ops::limits::shed_load,
         ))
         .layer(middleware::map_response(problem::problem_for_bare_errors))
         .layer(middleware::from_fn(request_log::log_requests))

@@ -207,12 +207,25 @@ impl IntoResponse for ApiError {
             // The detail is safe to log: it never carries request data.
             tracing::error!(code = %problem.code, detail = %problem.detail, "request failed");
         }
+        // A rate-limit problem says how long to wait; `Retry-After` says it to HTTP clients.
+        let retry_after = (problem.status == 429).then(|| {
+            problem
+                .extensions
+                .get("retry_after")
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(1)
+        });
         let mut response = problem.into_response();
         if matches!(self, ApiError::Unauthorized(_)) {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"sluse\""),
             );
+        }
+        if let Some(seconds) = retry_after
+            && let Ok(v) = HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
         }
         if matches!(self, ApiError::Unavailable(_)) {
             response

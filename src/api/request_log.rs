@@ -40,7 +40,21 @@ pub async fn log_requests(mut request: Request, next: Next) -> Response {
     let mut response = next.run(request).instrument(span.clone()).await;
     response.headers_mut().insert(REQUEST_ID, header);
     let status = response.status().as_u16();
-    let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let elapsed = started.elapsed();
+    let latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+    crate::ops::metrics::inc(
+        "sluse_http_requests_total",
+        &[
+            ("route", &route),
+            ("method", method.as_str()),
+            ("status", &status.to_string()),
+        ],
+    );
+    crate::ops::metrics::observe_latency(
+        "sluse_http_request_duration_seconds",
+        &[("route", &route)],
+        elapsed,
+    );
     span.in_scope(|| {
         if status >= 500 {
             tracing::warn!(status, latency_us, "request finished");

@@ -132,6 +132,42 @@ impl AuditLog {
     }
 }
 
+/// Metrics of one committed batch: its size, its latency, and each record's decision.
+fn count_decisions(chained: &[ChainedRecord], size: usize, elapsed: Duration) {
+    use crate::ops::metrics;
+    metrics::observe(
+        "sluse_audit_batch_size",
+        &[],
+        &metrics::SIZE_BUCKETS,
+        size as f64,
+    );
+    metrics::observe_latency("sluse_audit_append_seconds", &[], elapsed);
+    for c in chained {
+        let decision = c.record.decision.as_str();
+        let outcome = c.record.outcome.as_str();
+        if c.record.reasons.is_empty() {
+            metrics::inc(
+                "sluse_decisions_total",
+                &[
+                    ("decision", decision),
+                    ("outcome", outcome),
+                    ("reason", "none"),
+                ],
+            );
+        }
+        for reason in &c.record.reasons {
+            metrics::inc(
+                "sluse_decisions_total",
+                &[
+                    ("decision", decision),
+                    ("outcome", outcome),
+                    ("reason", &reason.code),
+                ],
+            );
+        }
+    }
+}
+
 struct Appender {
     store: Store,
     key: Arc<SigningKey>,
@@ -205,8 +241,11 @@ impl Appender {
         let counts: Vec<usize> = batch.iter().map(|(r, _)| r.len()).collect();
         let (records, replies): (Vec<Vec<AuditRecord>>, Vec<Reply>) = batch.into_iter().unzip();
         let records: Vec<AuditRecord> = records.into_iter().flatten().collect();
+        let started = std::time::Instant::now();
+        let size = records.len();
         match self.store.append_audit(records).await {
             Ok(chained) => {
+                count_decisions(&chained, size, started.elapsed());
                 if let Some(last) = chained.last() {
                     self.head = Some((last.seq, last.hash.clone()));
                 }

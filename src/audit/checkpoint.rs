@@ -57,6 +57,18 @@ pub fn public_key(key: &SigningKey) -> PublicKey {
     }
 }
 
+/// The public keys that verify checkpoints: `current`'s first, then every retired key kept next
+/// to the key file at `path` (`sluse keygen --rotate-signing-key`), each once.
+pub fn verification_keys(current: &SigningKey, path: &std::path::Path) -> Vec<PublicKey> {
+    let mut keys = vec![public_key(current)];
+    for retired in crate::keys::retired_signing_keys(path) {
+        if keys.iter().all(|k| k.key_id != retired.key_id) {
+            keys.push(public_key(&retired));
+        }
+    }
+    keys
+}
+
 /// Signs the head `(seq, head_hash)` at `at`. `None` if `head_hash` is not a hash.
 pub fn sign(key: &SigningKey, seq: u64, head_hash: &str, at: Timestamp) -> Option<Checkpoint> {
     let at = truncate_instant(at);

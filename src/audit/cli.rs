@@ -7,7 +7,9 @@ use std::{
 
 use clap::Subcommand;
 
-use super::{AuditStore, CheckpointSet, all_checkpoints, checkpoint::public_key, verify::verify};
+use super::{
+    AuditStore, CheckpointSet, all_checkpoints, checkpoint::verification_keys, verify::verify,
+};
 use crate::{
     config::Config,
     keys,
@@ -103,7 +105,8 @@ async fn run_verify(
         }
     };
     let mut reported = 0;
-    let result = verify(store, &[public_key(&key)], file.as_ref(), |n| {
+    let keys = verification_keys(&key, &config.audit.signing_key);
+    let result = verify(store, &keys, file.as_ref(), |n| {
         if n >= reported + 100_000 {
             reported = n;
             eprintln!("verified {n} records…");
@@ -127,7 +130,7 @@ async fn export_checkpoints(store: &Store, config: &Config, out: &Path) -> Resul
     let key = keys::load_signing_key(&config.audit.signing_key).map_err(|e| e.to_string())?;
     let set = CheckpointSet {
         checkpoints: all_checkpoints(store).await.map_err(|e| e.to_string())?,
-        public_keys: vec![public_key(&key)],
+        public_keys: verification_keys(&key, &config.audit.signing_key),
     };
     let text = serde_json::to_string_pretty(&set).map_err(|e| e.to_string())?;
     std::fs::write(out, text + "\n")

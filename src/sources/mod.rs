@@ -67,7 +67,17 @@ impl Sources {
         query: &SourceQuery<'_>,
     ) -> Result<serde_json::Value, SourceError> {
         match self.by_department.get(department) {
-            Some(source) => source.fetch(query).await,
+            Some(source) => {
+                let started = std::time::Instant::now();
+                let result = source.fetch(query).await;
+                let outcome = if result.is_ok() { "ok" } else { "error" };
+                crate::ops::metrics::observe_latency(
+                    "sluse_source_request_seconds",
+                    &[("department", department), ("result", outcome)],
+                    started.elapsed(),
+                );
+                result
+            }
             None => Err(SourceError::NotConfigured(department.to_owned())),
         }
     }

@@ -19,6 +19,7 @@ mod identity;
 mod logs;
 mod notices;
 mod openapi;
+mod ops;
 mod registry;
 mod replicas;
 mod tls;

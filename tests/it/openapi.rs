@@ -8,6 +8,7 @@ use crate::helpers::spawn_app;
 const ROUTES: &[(&str, &str)] = &[
     ("get", "/healthz"),
     ("get", "/readyz"),
+    ("get", "/metrics"),
     ("get", "/openapi.json"),
     ("get", "/v1/me"),
     ("post", "/v1/assignments"),
