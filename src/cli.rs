@@ -69,6 +69,15 @@ pub enum Command {
     /// Work with the audit trail: verify the chain, export checkpoints.
     #[command(subcommand)]
     Audit(crate::audit::cli::AuditCommand),
+    /// GET the gateway's health endpoint once; exit 0 on 2xx (for container HEALTHCHECKs).
+    Healthcheck {
+        /// The URL to ask.
+        #[arg(long, default_value = "https://127.0.0.1:8443/healthz")]
+        url: String,
+        /// Give up after this many milliseconds.
+        #[arg(long, default_value_t = 3000)]
+        timeout_ms: u64,
+    },
 }
 
 /// `sluse policy …`.
@@ -159,6 +168,14 @@ pub fn run(cli: Cli) -> ExitCode {
                 Ok(())
             })
         }
+        Command::Healthcheck { url, timeout_ms } => report(runtime().and_then(|rt| {
+            let line = rt.block_on(crate::ops::healthcheck::check(
+                &url,
+                std::time::Duration::from_millis(timeout_ms),
+            ))?;
+            println!("{line}");
+            Ok(())
+        })),
         Command::Demo { data_dir, port } => match runtime() {
             Ok(rt) => report(rt.block_on(demo::run(data_dir, port, log_format))),
             Err(e) => report(Err(e)),

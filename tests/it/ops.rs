@@ -459,3 +459,28 @@ async fn over_the_concurrency_limit_a_request_gets_503_at_once_and_probes_still_
         200
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthcheck_exits_0_for_a_healthy_gateway_and_1_otherwise() {
+    let app = crate::helpers::spawn_app().await;
+    let output = sluse()
+        .args(["healthcheck", "--url", &app.url("/healthz")])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = sluse()
+        .args(["healthcheck", "--url", &app.url("/no-such-endpoint")])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let refused = crate::exchange::refusing_url().await;
+    let output = sluse()
+        .args(["healthcheck", "--timeout-ms", "500", "--url", &refused])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+}
