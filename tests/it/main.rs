@@ -11,6 +11,7 @@
 mod audit;
 mod cli;
 mod console;
+mod deploy;
 mod dpo;
 mod errors;
 mod exchange;
