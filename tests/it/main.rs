@@ -15,6 +15,7 @@ mod dpo;
 mod errors;
 mod exchange;
 mod helpers;
+mod hostile;
 mod identity;
 mod logs;
 mod notices;
