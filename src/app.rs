@@ -161,6 +161,7 @@ pub struct Application {
     router: Router,
     state: AppState,
     grace: Duration,
+    limits: server::Limits,
     audit_task: JoinHandle<()>,
     reload_tasks: Vec<JoinHandle<()>>,
 }
@@ -203,6 +204,10 @@ impl Application {
                 problem: e.to_string(),
             })?;
         let grace = Duration::from_millis(config.server.shutdown_grace_ms);
+        let limits = server::Limits {
+            header_read_timeout: Duration::from_millis(config.server.header_read_timeout_ms),
+            max_header_bytes: config.server.max_header_bytes,
+        };
         let signing_key = Arc::new(signing_key);
         let (audit, audit_task) = AuditLog::start(
             store.clone(),
@@ -235,6 +240,7 @@ impl Application {
             router,
             state,
             grace,
+            limits,
             audit_task,
             reload_tasks,
         })
@@ -262,8 +268,15 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let store = self.state.store().clone();
-        let result =
-            server::serve(self.listener, self.tls, self.router, shutdown, self.grace).await;
+        let result = server::serve(
+            self.listener,
+            self.tls,
+            self.router,
+            shutdown,
+            self.grace,
+            self.limits,
+        )
+        .await;
         for task in &self.reload_tasks {
             task.abort();
         }

@@ -137,6 +137,12 @@ pub struct ServerConfig {
     /// A request that takes longer is answered 503.
     #[serde(default = "default_request_timeout_ms")]
     pub request_timeout_ms: u64,
+    /// Time a client has to send its request line and headers (slow clients are cut off).
+    #[serde(default = "default_header_read_timeout_ms")]
+    pub header_read_timeout_ms: u64,
+    /// Largest request head (request line and headers) accepted.
+    #[serde(default = "default_max_header_bytes")]
+    pub max_header_bytes: usize,
     /// How long shutdown waits for requests in flight.
     #[serde(default = "default_shutdown_grace_ms")]
     pub shutdown_grace_ms: u64,
@@ -271,6 +277,12 @@ fn default_body_limit() -> usize {
 }
 fn default_request_timeout_ms() -> u64 {
     15_000
+}
+fn default_header_read_timeout_ms() -> u64 {
+    10_000
+}
+fn default_max_header_bytes() -> usize {
+    64 * 1024
 }
 fn default_shutdown_grace_ms() -> u64 {
     10_000
@@ -418,6 +430,18 @@ impl Config {
             return Err(ConfigError::invalid(
                 "server.body_limit_bytes",
                 "must be between 1 and 67108864",
+            ));
+        }
+        if self.server.header_read_timeout_ms == 0 {
+            return Err(ConfigError::invalid(
+                "server.header_read_timeout_ms",
+                "must be positive",
+            ));
+        }
+        if !(1024..=1024 * 1024).contains(&self.server.max_header_bytes) {
+            return Err(ConfigError::invalid(
+                "server.max_header_bytes",
+                "must be between 1024 and 1048576",
             ));
         }
         if self.server.request_timeout_ms == 0 {

@@ -4,52 +4,56 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::Router;
 use axum_server::{Handle, tls_rustls::RustlsConfig};
+use hyper_util::{rt::TokioExecutor, server::conn::auto::Builder};
 
-/// Serves `router` on `listener` until `shutdown` completes, then lets requests in flight finish
-/// for up to `grace`.
+/// Connection hardening: how long a client may take to send its request headers, and how large
+/// they may be. Slow or bloated clients are cut off without holding a worker.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Time allowed for the request line and headers (slowloris).
+    pub header_read_timeout: Duration,
+    /// Largest request head accepted (HTTP/1 buffer and HTTP/2 header list).
+    pub max_header_bytes: usize,
+}
+
+/// Serves `router` on `listener` (TLS when `tls` is given) until `shutdown` completes, then lets
+/// requests in flight finish for up to `grace`.
 pub async fn serve(
     listener: std::net::TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
+    limits: Limits,
 ) -> std::io::Result<()> {
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let handle: Handle<SocketAddr> = Handle::new();
+    let on_signal = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing requests in flight");
+        on_signal.graceful_shutdown(Some(grace));
+    });
+    let harden = |builder: &mut Builder<TokioExecutor>| {
+        builder
+            .http1()
+            .header_read_timeout(limits.header_read_timeout)
+            .max_buf_size(limits.max_header_bytes.max(8192));
+        builder
+            .http2()
+            .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
+    };
     match tls {
         Some(tls) => {
-            let handle: Handle<SocketAddr> = Handle::new();
-            let on_signal = handle.clone();
-            tokio::spawn(async move {
-                shutdown.await;
-                tracing::info!("shutting down: finishing requests in flight");
-                on_signal.graceful_shutdown(Some(grace));
-            });
-            axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(tls))?
-                .handle(handle)
-                .serve(service)
-                .await
+            let mut server =
+                axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(tls))?;
+            harden(server.http_builder());
+            server.handle(handle).serve(service).await
         }
         None => {
-            let listener = tokio::net::TcpListener::from_std(listener)?;
-            let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
-            let signal = async move {
-                shutdown.await;
-                tracing::info!("shutting down: finishing requests in flight");
-                let _ = done_tx.send(());
-            };
-            let server = axum::serve(listener, service).with_graceful_shutdown(signal);
-            // axum's graceful shutdown waits without limit; bound it by the grace period.
-            let server = std::pin::pin!(server.into_future());
-            tokio::select! {
-                result = server => result,
-                () = async {
-                    let _ = done_rx.await;
-                    tokio::time::sleep(grace).await;
-                } => {
-                    tracing::warn!("grace period over; closing remaining connections");
-                    Ok(())
-                }
-            }
+            let mut server = axum_server::from_tcp(listener)?;
+            harden(server.http_builder());
+            server.handle(handle).serve(service).await
         }
     }
 }

@@ -16,6 +16,7 @@ mod dpo;
 mod errors;
 mod exchange;
 mod helpers;
+mod hostile;
 mod identity;
 mod logs;
 mod notices;
