@@ -34,8 +34,8 @@ use crate::{
 /// The PostgreSQL admin URL, or `None` with a printed note (the test is then skipped).
 fn postgres_url(test: &str) -> Option<String> {
     match std::env::var("SLUSE_TEST_POSTGRES_URL") {
-        Ok(url) => Some(url),
-        Err(_) => {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
             eprintln!("note: {test} skipped: SLUSE_TEST_POSTGRES_URL is not set");
             None
         }
