@@ -11,6 +11,7 @@
 mod audit;
 mod cli;
 mod console;
+mod crash;
 mod dpo;
 mod errors;
 mod exchange;
