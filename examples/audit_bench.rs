@@ -198,7 +198,9 @@ async fn run(args: &Args, writers: u64, total: u64) -> Run {
     log.shutdown().await;
     task.await.unwrap();
     let durable = store.audit_head().await.unwrap().seq;
-    let verification = audit::verify(&store, &[public], None, |_| {}).await.unwrap();
+    let verification = audit::verify(&store, &[public], None, |_| {})
+        .await
+        .unwrap();
     store.close().await;
     Run {
         writers,

@@ -25,3 +25,4 @@ mod registry;
 mod tls;
 mod tokens;
 mod withdrawal;
+mod witness;
