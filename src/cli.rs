@@ -161,7 +161,9 @@ pub fn run(cli: Cli) -> ExitCode {
             })
         }),
         Command::Audit(command) => {
-            let path = command.config().to_owned();
+            let Some(path) = command.config().map(std::path::Path::to_path_buf) else {
+                return crate::audit::cli::run_without_config(command);
+            };
             with_config(&path, log_format, |config| {
                 let text = runtime()?.block_on(crate::audit::cli::run(command, &config))?;
                 println!("{text}");

@@ -216,6 +216,9 @@ pub struct AuditConfig {
     /// …or after this many seconds with new records.
     #[serde(default = "default_checkpoint_interval_s")]
     pub checkpoint_interval_s: u64,
+    /// A statutory disclosure not reviewed by a DPO within this many days is overdue.
+    #[serde(default = "default_review_overdue_days")]
+    pub review_overdue_days: u32,
 }
 
 /// `[[sources]]`.
@@ -295,6 +298,9 @@ fn default_checkpoint_every() -> u64 {
 }
 fn default_checkpoint_interval_s() -> u64 {
     60
+}
+fn default_review_overdue_days() -> u32 {
+    14
 }
 fn default_source_timeout_ms() -> u64 {
     2000

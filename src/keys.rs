@@ -276,6 +276,7 @@ mod tests {
             pseudonym_key: dir.join("keys/pseudonym.key"),
             checkpoint_every: 1000,
             checkpoint_interval_s: 60,
+            review_overdue_days: 14,
         }
     }
 

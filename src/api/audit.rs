@@ -16,6 +16,7 @@ use crate::{
         checkpoint::verification_keys,
         query,
         report::{self, AuditStats, SubjectReport},
+        witness::WitnessSignature,
     },
     auth::{Principal, Role},
     cpr::Cpr,
@@ -35,15 +36,30 @@ pub async fn verify(
     Ok(Json(result))
 }
 
-/// `GET /v1/audit/checkpoints`: every signed checkpoint and the public keys that verify them.
+/// `GET /v1/audit/checkpoints` answer: the checkpoint file's fields and the witnesses'
+/// co-signatures.
+#[derive(Debug, Serialize)]
+pub struct CheckpointsAnswer {
+    /// Checkpoints and public keys.
+    #[serde(flatten)]
+    pub set: CheckpointSet,
+    /// Every witness co-signature, by `(seq, key_id, witness_key_id)`.
+    pub witnesses: Vec<WitnessSignature>,
+}
+
+/// `GET /v1/audit/checkpoints`: every signed checkpoint, the public keys that verify them, and the
+/// witnesses' co-signatures.
 pub async fn checkpoints(
     State(state): State<AppState>,
     principal: Principal,
-) -> Result<Json<CheckpointSet>, ApiError> {
+) -> Result<Json<CheckpointsAnswer>, ApiError> {
     principal.require_role(&[Role::Dpo])?;
-    Ok(Json(CheckpointSet {
-        checkpoints: audit::all_checkpoints(state.store()).await?,
-        public_keys: verification_keys(state.signing_key(), &state.config().audit.signing_key),
+    Ok(Json(CheckpointsAnswer {
+        set: CheckpointSet {
+            checkpoints: audit::all_checkpoints(state.store()).await?,
+            public_keys: verification_keys(state.signing_key(), &state.config().audit.signing_key),
+        },
+        witnesses: state.store().witness_signatures().await?,
     }))
 }
 

@@ -1,4 +1,4 @@
-//! `GET /v1/audit/export?format=jsonl|csv` (role `dpo` only): the whole trail as a file, streamed
+//! `GET /v1/audit/export?format=jsonl|csv[&after=SEQ]` (role `dpo` only): the trail as a file, streamed
 //! a page of records at a time by `seq`, so an export of any length needs constant memory.
 //!
 //! The JSON Lines are exactly those of `sluse audit export`, which `tools/verify_export.py` checks.
@@ -40,6 +40,8 @@ pub enum Format {
 #[serde(deny_unknown_fields)]
 pub struct ExportParams {
     format: Option<Format>,
+    /// Only records with a greater seq (a witness reads the tail from its last checkpoint).
+    after: Option<u64>,
 }
 
 /// Where the stream is.
@@ -58,8 +60,12 @@ pub async fn export(
     params: Result<Query<ExportParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     principal.require_role(&[Role::Dpo])?;
-    let Query(params) =
-        params.map_err(|_| ApiError::bad_field("format", "`format` must be `jsonl` or `csv`"))?;
+    let Query(params) = params.map_err(|_| {
+        ApiError::bad_field(
+            "format",
+            "`format` must be `jsonl` or `csv`, `after` a non-negative integer",
+        )
+    })?;
     let format = params.format.unwrap_or(Format::Jsonl);
     let (content_type, file) = match format {
         Format::Jsonl => ("application/x-ndjson", "sluse-audit.jsonl"),
@@ -68,7 +74,7 @@ pub async fn export(
     let start = Cursor {
         store: state.store().clone(),
         format,
-        after: 0,
+        after: params.after.unwrap_or(0),
         started: false,
         done: false,
     };

@@ -4,6 +4,8 @@ mod access;
 mod assignments;
 mod audit;
 mod audit_export;
+mod audit_review;
+pub use audit_review::{ReviewQueue, queue as review_queue};
 mod consents;
 mod health;
 pub mod json;
@@ -58,6 +60,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/audit/subject-report", post(audit::subject_report))
         .route("/v1/audit/export", get(audit_export::export))
         .route("/v1/audit/stats", get(audit::stats))
+        .route("/v1/audit/review", get(audit_review::review))
+        .route(
+            "/v1/audit/checkpoints/{seq}/witness",
+            post(audit_review::witness),
+        )
         .nest_service("/dpo", crate::web::router(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -19,6 +19,8 @@ use super::record::{AuditRecord, ChainedRecord};
 pub const RECORD_TAG: &str = "sluse.audit.record.v1";
 /// The first field of every checkpoint signing message; names the format version.
 pub const CHECKPOINT_TAG: &str = "sluse.audit.checkpoint.v1";
+/// The first field of every witness co-signing message; names the format version.
+pub const WITNESS_TAG: &str = "sluse.audit.witness.v1";
 /// `prev_hash` of the first record (seq 1): 64 zeros.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -181,6 +183,20 @@ pub fn checkpoint_message(
     let head = unhex_hash(head_hash)?;
     let mut e = Encoder(Vec::with_capacity(128));
     e.str(CHECKPOINT_TAG);
+    e.u64(seq);
+    e.0.extend_from_slice(&head);
+    e.str(&format_instant(at));
+    e.str(key_id);
+    Some(e.0)
+}
+
+/// The message a witness co-signs: the checkpoint message under the witness tag, `str(WITNESS_TAG)
+/// u64(seq) hash(head_hash) str(at) str(key_id)`, where `key_id` is the gateway's checkpoint key.
+/// `None` when `head_hash` is not 64 lowercase hex digits.
+pub fn witness_message(seq: u64, head_hash: &str, at: Timestamp, key_id: &str) -> Option<Vec<u8>> {
+    let head = unhex_hash(head_hash)?;
+    let mut e = Encoder(Vec::with_capacity(128));
+    e.str(WITNESS_TAG);
     e.u64(seq);
     e.0.extend_from_slice(&head);
     e.str(&format_instant(at));

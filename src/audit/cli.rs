@@ -3,12 +3,16 @@
 use std::{
     io::{BufWriter, Write},
     path::{Path, PathBuf},
+    process::ExitCode,
 };
 
 use clap::Subcommand;
 
 use super::{
-    AuditStore, CheckpointSet, all_checkpoints, checkpoint::verification_keys, verify::verify,
+    AuditStore, CheckpointSet, all_checkpoints,
+    checkpoint::verification_keys,
+    verify::verify,
+    witness::{self, WitnessArgs, WitnessError},
 };
 use crate::{
     config::Config,
@@ -41,6 +45,23 @@ pub enum AuditCommand {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
+    /// Act as a witness: check that the gateway's newest checkpoint extends the last one this
+    /// witness co-signed (recomputing the chain between them from the export) and co-sign it.
+    /// Exits 1 naming the seq when the history was rewritten or cut.
+    Witness {
+        /// The gateway's base URL, e.g. `https://sluse.kommune.example`.
+        #[arg(long, value_name = "URL")]
+        gateway: String,
+        /// Where the witness keeps the last checkpoint it co-signed and the gateway's keys.
+        #[arg(long, value_name = "FILE")]
+        state: PathBuf,
+        /// The witness's Ed25519 key (PKCS#8 PEM), created if missing [default: STATE.key].
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+        /// A bearer token with role `dpo` (or set SLUSE_WITNESS_TOKEN).
+        #[arg(long, value_name = "TOKEN")]
+        token: Option<String>,
+    },
 }
 
 /// `sluse audit checkpoint …`.
@@ -58,12 +79,53 @@ pub enum CheckpointCommand {
 }
 
 impl AuditCommand {
-    /// The configuration file the command names.
-    pub fn config(&self) -> &Path {
+    /// The configuration file the command names (`None`: the command runs without one).
+    pub fn config(&self) -> Option<&Path> {
         match self {
             AuditCommand::Verify { config, .. }
             | AuditCommand::Export { config, .. }
-            | AuditCommand::Checkpoint(CheckpointCommand::Export { config, .. }) => config,
+            | AuditCommand::Checkpoint(CheckpointCommand::Export { config, .. }) => Some(config),
+            AuditCommand::Witness { .. } => None,
+        }
+    }
+}
+
+/// Runs a command that needs no configuration (`witness`): prints what it did, or the error on
+/// standard error with exit code 1.
+pub fn run_without_config(command: AuditCommand) -> ExitCode {
+    let AuditCommand::Witness {
+        gateway,
+        state,
+        key,
+        token,
+    } = command
+    else {
+        eprintln!("error: this command needs --config");
+        return ExitCode::FAILURE;
+    };
+    let args = WitnessArgs {
+        gateway,
+        state,
+        key,
+        token: token.or_else(|| std::env::var("SLUSE_WITNESS_TOKEN").ok()),
+    };
+    let result = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(witness::run(&args)),
+        Err(e) => Err(WitnessError::Failed(format!(
+            "cannot start the async runtime: {e}"
+        ))),
+    };
+    match result {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
         }
     }
 }
@@ -82,6 +144,7 @@ pub async fn run(command: AuditCommand, config: &Config) -> Result<String, Strin
             export_checkpoints(&store, config, &out).await
         }
         AuditCommand::Export { out, .. } => export_jsonl(&store, &out).await,
+        AuditCommand::Witness { .. } => Err("`witness` takes no --config".to_owned()),
     };
     store.close().await;
     result

@@ -17,7 +17,9 @@ pub mod export;
 pub mod query;
 pub mod record;
 pub mod report;
+pub mod review;
 pub mod verify;
+pub mod witness;
 
 use std::future::Future;
 

@@ -10,6 +10,7 @@ mod audit_query;
 mod consents;
 mod notices;
 mod postgres;
+mod reviews;
 mod sqlite;
 
 use std::collections::BTreeMap;

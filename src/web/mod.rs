@@ -8,6 +8,7 @@
 mod login;
 mod pages;
 mod reports;
+mod review;
 pub mod session;
 pub mod svg;
 
@@ -50,6 +51,8 @@ pub fn router(app: AppState) -> Router {
             get(reports::subject_form).post(reports::subject_report),
         )
         .route("/stats", get(reports::stats))
+        .route("/review", get(review::queue))
+        .route("/review/{seq}", post(review::mark))
         .route("/console.css", get(pages::stylesheet))
         .fallback(pages::not_found)
         .layer(middleware::map_response(security_headers))

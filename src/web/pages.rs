@@ -7,11 +7,17 @@ use axum::{
     Form,
     extract::{Path, Query, State, rejection::QueryRejection},
     http::{HeaderValue, StatusCode, header},
-    response::{Html, IntoResponse, Response},
+    response::{Html, IntoResponse, Redirect, Response},
 };
 use serde::Deserialize;
 
-use super::{SignedIn, WebState, error_page, login::CsrfForm, session::same_secret};
+use std::sync::Arc;
+
+use super::{
+    SignedIn, WebState, error_page,
+    login::CsrfForm,
+    session::{VerifyJob, same_secret},
+};
 use crate::{
     audit::{
         self, AuditDecision, AuditFilter, AuditStore, ChainedRecord, Verification,
@@ -344,24 +350,41 @@ pub async fn record(
 // ---------------------------------------------------------------------------------------------
 // Chain status
 
+/// A witness co-signature as the chain page lists it.
+pub(super) struct WitnessRow {
+    seq: u64,
+    witness_key_id: String,
+    received_at: String,
+}
+
+/// A verification still running: records checked so far of the head when it started.
+pub(super) struct Running {
+    checked: u64,
+    total: u64,
+    started: String,
+}
+
 #[derive(Template)]
 #[template(path = "dpo/chain.html")]
-struct ChainPage {
+pub(super) struct ChainPage {
     csrf: String,
     who: String,
     head_seq: u64,
     head_hash: String,
     checkpoint: Option<(u64, String, String)>,
+    running: Option<Running>,
     verification: Option<Verification>,
-    just_verified: bool,
+    verified_at: String,
+    failure: Option<String>,
+    witnesses: Vec<WitnessRow>,
 }
 
-async fn chain_page(
-    state: &WebState,
-    signed: &SignedIn,
-    verification: Option<Verification>,
-    just_verified: bool,
-) -> Response {
+/// Witness co-signatures shown on the chain page: the newest first.
+const WITNESSES_SHOWN: usize = 20;
+
+/// `GET /dpo/chain`: the head, the last checkpoint and its witnesses, and this session's
+/// verification — with its progress while it runs (the page then refreshes itself).
+pub async fn chain(State(state): State<WebState>, signed: SignedIn) -> Response {
     let store = state.app.store();
     let head = match store.audit_head().await {
         Ok(h) => h,
@@ -373,24 +396,51 @@ async fn chain_page(
             .map(|c| (c.seq, instant_text(c.at), c.key_id.clone())),
         Err(e) => return unavailable(e),
     };
+    let witnesses = match store.witness_signatures().await {
+        Ok(all) => all
+            .iter()
+            .rev()
+            .take(WITNESSES_SHOWN)
+            .map(|w| WitnessRow {
+                seq: w.seq,
+                witness_key_id: w.witness_key_id.clone(),
+                received_at: instant_text(w.received_at),
+            })
+            .collect(),
+        Err(e) => return unavailable(e),
+    };
+    let job = signed.session.verification.clone();
+    let (running, verification, failure) = match job.as_ref().map(|j| (j, j.outcome())) {
+        None => (None, None, None),
+        Some((j, None)) => (
+            Some(Running {
+                checked: j.checked(),
+                total: j.total,
+                started: instant_text(j.started),
+            }),
+            None,
+            None,
+        ),
+        Some((_, Some(Ok(v)))) => (None, Some(v), None),
+        Some((_, Some(Err(e)))) => (None, None, Some(e)),
+    };
     render(&ChainPage {
         csrf: signed.session.csrf.clone(),
         who: signed.session.sub.clone(),
         head_seq: head.seq,
         head_hash: head.hash,
         checkpoint,
+        running,
         verification,
-        just_verified,
+        verified_at: job.map(|j| instant_text(j.started)).unwrap_or_default(),
+        failure,
+        witnesses,
     })
 }
 
-/// `GET /dpo/chain`: the head, the last checkpoint, this session's last verification.
-pub async fn chain(State(state): State<WebState>, signed: SignedIn) -> Response {
-    let last = signed.session.last_verification.clone();
-    chain_page(&state, &signed, last, false).await
-}
-
-/// `POST /dpo/chain/verify`: recompute the whole chain now.
+/// `POST /dpo/chain/verify`: starts recomputing the whole chain in the background (unless this
+/// session's verification is still running) and sends the browser to the chain page, which shows
+/// the progress.
 pub async fn verify_now(
     State(state): State<WebState>,
     signed: SignedIn,
@@ -399,14 +449,26 @@ pub async fn verify_now(
     if !csrf_ok(&signed, &form.csrf) {
         return stale_form();
     }
-    let keys = [public_key(state.app.signing_key())];
-    let result = match audit::verify(state.app.store(), &keys, None, |_| {}).await {
-        Ok(r) => r,
+    let total = match state.app.store().audit_head().await {
+        Ok(h) => h.seq,
         Err(e) => return unavailable(e),
     };
-    if let Some(bad) = &result.first_bad {
-        tracing::warn!(seq = bad.seq, problem = %bad.problem, "audit chain verification failed");
+    let job = Arc::new(VerifyJob::new(total, state.app.clock().now()));
+    if state.sessions.start_verification(&signed.id, job.clone()) {
+        let store = state.app.store().clone();
+        let keys = [public_key(state.app.signing_key())];
+        tokio::spawn(async move {
+            let result = audit::verify(&store, &keys, None, |n| job.progress(n)).await;
+            if let Ok(v) = &result
+                && let Some(bad) = &v.first_bad
+            {
+                tracing::warn!(seq = bad.seq, problem = %bad.problem, "audit chain verification failed");
+            }
+            job.finish(result.map_err(|e| {
+                tracing::error!(error = %e, "audit chain verification could not read the chain");
+                "The audit trail could not be read.".to_owned()
+            }));
+        });
     }
-    state.sessions.set_verification(&signed.id, result.clone());
-    chain_page(&state, &signed, Some(result), true).await
+    Redirect::to("/dpo/chain").into_response()
 }

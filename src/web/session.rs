@@ -3,7 +3,10 @@
 
 use std::{
     collections::HashMap,
-    sync::{Mutex, PoisonError},
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -32,8 +35,8 @@ pub struct Session {
     pub dept: String,
     /// The token every form of this session must carry.
     pub csrf: String,
-    /// The last "verify now" result in this session.
-    pub last_verification: Option<Verification>,
+    /// This session's last "verify now", running or done.
+    pub verification: Option<Arc<VerifyJob>>,
     signed_in: Timestamp,
     last_used: Timestamp,
 }
@@ -69,7 +72,7 @@ impl Sessions {
             sub: sub.to_owned(),
             dept: dept.to_owned(),
             csrf: random_token()?,
-            last_verification: None,
+            verification: None,
             signed_in: now,
             last_used: now,
         };
@@ -105,11 +108,20 @@ impl Sessions {
         }
     }
 
-    /// Keeps a verification result with the session.
-    pub fn set_verification(&self, id: &str, result: Verification) {
+    /// Keeps `job` as the session's verification, unless one is still running: then returns
+    /// `false` and keeps that one.
+    pub fn start_verification(&self, id: &str, job: Arc<VerifyJob>) -> bool {
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(s) = map.get_mut(id) {
-            s.last_verification = Some(result);
+        match map.get_mut(id) {
+            Some(s)
+                if s.verification
+                    .as_ref()
+                    .is_none_or(|j| j.outcome().is_some()) =>
+            {
+                s.verification = Some(job);
+                true
+            }
+            _ => false,
         }
     }
 
@@ -117,6 +129,55 @@ impl Sessions {
     pub fn end(&self, id: &str) {
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
         map.remove(id);
+    }
+}
+
+/// A "verify now" running in the background: how far it got, and its outcome once done.
+#[derive(Debug)]
+pub struct VerifyJob {
+    /// The chain head's seq when it started.
+    pub total: u64,
+    /// When it started.
+    pub started: Timestamp,
+    checked: AtomicU64,
+    outcome: Mutex<Option<Result<Verification, String>>>,
+}
+
+impl VerifyJob {
+    /// A job over a chain of `total` records, started at `started`.
+    pub fn new(total: u64, started: Timestamp) -> VerifyJob {
+        VerifyJob {
+            total,
+            started,
+            checked: AtomicU64::new(0),
+            outcome: Mutex::new(None),
+        }
+    }
+
+    /// Records checked so far.
+    pub fn checked(&self) -> u64 {
+        self.checked.load(Ordering::Relaxed)
+    }
+
+    /// Notes progress.
+    pub fn progress(&self, checked: u64) {
+        self.checked.store(checked, Ordering::Relaxed);
+    }
+
+    /// The outcome: `None` while running.
+    pub fn outcome(&self) -> Option<Result<Verification, String>> {
+        self.outcome
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Sets the outcome.
+    pub fn finish(&self, outcome: Result<Verification, String>) {
+        if let Ok(v) = &outcome {
+            self.progress(v.records);
+        }
+        *self.outcome.lock().unwrap_or_else(PoisonError::into_inner) = Some(outcome);
     }
 }
 

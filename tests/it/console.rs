@@ -3,7 +3,7 @@
 
 use regex::Regex;
 use reqwest::{Response, header};
-use sluse::audit::Outcome;
+use sluse::{audit::Outcome, policy::BasisKind};
 
 use crate::{
     dpo::{DpoApp, EMMA, Rec, at, seed},
@@ -315,14 +315,26 @@ async fn the_console_pages_show_the_trail_and_escape_what_they_show() {
         assert!(html.contains("Not verified in this session yet"));
         assert!(html.contains("<dd>31</dd>"), "{html}");
         assert_eq!(browser.post("/dpo/chain/verify", &[]).await.status(), 403);
-        let verified = browser
+        // The verification runs in the background; the chain page shows its progress and
+        // refreshes itself until it is done.
+        let started = browser
             .post("/dpo/chain/verify", &[("csrf", &browser.csrf)])
             .await;
-        assert_eq!(verified.status(), 200);
-        let html = verified.text().await.unwrap();
+        assert_eq!(started.status(), 303);
+        assert_eq!(started.headers()["location"], "/dpo/chain");
+        let mut html = String::new();
+        for _ in 0..100 {
+            html = browser.get("/dpo/chain").await.1;
+            if !html.contains("Verifying…") {
+                break;
+            }
+            assert!(html.contains(r#"<meta http-equiv="refresh""#), "{html}");
+            assert!(html.contains("records checked"), "{html}");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
         assert!(html.contains("the chain is intact — 31 records"), "{html}");
-        let (_, html) = browser.get("/dpo/chain").await;
         assert!(html.contains("Last verified in this session"));
+        assert!(!html.contains(r#"http-equiv="refresh""#));
 
         // Statistics as inline SVG.
         let (status, html) = browser.get("/dpo/stats?weeks=52").await;
@@ -377,4 +389,143 @@ async fn the_subject_report_takes_the_cpr_number_in_a_posted_form_only() {
         .await;
     assert_eq!(bad.status(), 422);
     assert!(!bad.text().await.unwrap().contains("311399"));
+}
+
+#[tokio::test]
+async fn statutory_disclosures_wait_for_review_and_a_review_is_an_audit_record() {
+    for backend in Backend::all() {
+        let app = DpoApp::start(backend).await;
+        let seeded = seed(&app).await;
+        // A fresh statutory disclosure: in the queue, not overdue.
+        let fresh = app
+            .append(vec![
+                Rec {
+                    at: app.state.clock().now(),
+                    sub: "kp-anna",
+                    dept: "school-north",
+                    subject: Some(app.pseudonym(EMMA)),
+                    category: "school.absence",
+                    source: "school-north",
+                    recipient: "social-services",
+                    outcome: Outcome::Delivered,
+                    basis: Some((BasisKind::Legal, "barnets-lov-133")),
+                    reason: None,
+                }
+                .build(),
+            ])
+            .await
+            .remove(0);
+        let statutory: Vec<u64> = seeded
+            .iter()
+            .chain([&fresh])
+            .filter(|c| sluse::audit::review::is_statutory(&c.record))
+            .map(|c| c.seq)
+            .collect();
+        assert!(statutory.len() > 3);
+
+        // The JSON queue: only the DPO; every statutory disclosure; all but the fresh one overdue.
+        let caseworker = app.keys.token("cw-1", "youth-unit", "caseworker");
+        assert_eq!(app.get("/v1/audit/review", &caseworker).await.status(), 403);
+        let queue = |status: &'static str| {
+            let app = &app;
+            async move {
+                let response = app
+                    .get(&format!("/v1/audit/review?status={status}"), &app.dpo())
+                    .await;
+                assert_eq!(response.status(), 200);
+                response.json::<serde_json::Value>().await.unwrap()
+            }
+        };
+        let q = queue("pending").await;
+        let seqs: Vec<u64> = q["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["seq"].as_u64().unwrap())
+            .collect();
+        assert_eq!(seqs, statutory);
+        assert_eq!(q["overdue_days"], 14);
+        assert_eq!(q["pending"], statutory.len());
+        assert_eq!(q["overdue"], statutory.len() - 1);
+        let last = q["items"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["overdue"], false);
+        assert_eq!(last["review"], serde_json::Value::Null);
+        assert_eq!(q["items"][0]["overdue"], true);
+
+        // The console's queue, and marking one reviewed (a CSRF-checked form).
+        let browser = Browser::sign_in(&app).await;
+        let first = statutory[0];
+        let (status, html) = browser.get("/dpo/review").await;
+        assert_eq!(status, 200);
+        assert!(
+            html.contains("Statutory disclosures under review"),
+            "{html}"
+        );
+        assert!(html.contains(&format!(r#"action="/dpo/review/{first}""#)));
+        assert!(html.contains("Overdue"));
+        assert!(html.contains(&format!("{} overdue", statutory.len() - 1)));
+        let path = format!("/dpo/review/{first}");
+        assert_eq!(browser.post(&path, &[]).await.status(), 403);
+        let head = fresh.seq;
+        let marked = browser.post(&path, &[("csrf", &browser.csrf)]).await;
+        assert_eq!(marked.status(), 303);
+        assert_eq!(
+            marked.headers()["location"],
+            format!("/dpo/review?marked={first}").as_str()
+        );
+        // The review is the next record of the chain, by the DPO, releasing nothing.
+        let review = sluse::audit::report::record_at(app.state.store(), head + 1)
+            .await
+            .unwrap()
+            .expect("the review's audit record");
+        assert_eq!(review.record.requester.sub, "dpo-1");
+        assert_eq!(review.record.purpose, "dpo.review");
+        assert_eq!(review.record.outcome, Outcome::Withheld);
+        assert_eq!(review.record.reasons[0].code, "reviewed");
+        assert!(
+            review.record.reasons[0]
+                .message
+                .contains(&format!("seq {first}"))
+        );
+        assert!(review.record.fields_disclosed.is_empty());
+        // Marked once only.
+        assert_eq!(
+            browser
+                .post(&path, &[("csrf", &browser.csrf)])
+                .await
+                .status(),
+            303
+        );
+        assert!(
+            sluse::audit::report::record_at(app.state.store(), head + 2)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // Not a statutory disclosure: nothing to mark.
+        assert_eq!(
+            browser
+                .post("/dpo/review/2", &[("csrf", &browser.csrf)])
+                .await
+                .status(),
+            404
+        );
+        let q = queue("pending").await;
+        assert_eq!(q["pending"], statutory.len() - 1);
+        let q = queue("reviewed").await;
+        assert_eq!(q["items"].as_array().unwrap().len(), 1);
+        assert_eq!(q["items"][0]["seq"], first);
+        assert_eq!(q["items"][0]["review"]["review_seq"], head + 1);
+        assert_eq!(q["items"][0]["review"]["reviewed_by"], "dpo-1");
+        let (_, html) = browser.get("/dpo/review?status=reviewed").await;
+        assert!(html.contains("Reviewed by dpo-1"), "{html}");
+        // The chain still verifies.
+        let v: serde_json::Value = app
+            .get("/v1/audit/verify", &app.dpo())
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(v["ok"], true, "{v}");
+    }
 }

@@ -11,6 +11,7 @@
 mod audit;
 mod cli;
 mod console;
+mod crash;
 mod deploy;
 mod dpo;
 mod errors;
@@ -27,3 +28,4 @@ mod replicas;
 mod tls;
 mod tokens;
 mod withdrawal;
+mod witness;

@@ -27,6 +27,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/audit/subject-report"),
     ("get", "/v1/audit/export"),
     ("get", "/v1/audit/stats"),
+    ("get", "/v1/audit/review"),
+    ("post", "/v1/audit/checkpoints/{seq}/witness"),
 ];
 
 #[tokio::test]
@@ -43,7 +45,12 @@ async fn the_openapi_document_lists_every_route_and_needs_no_token() {
             "{method} {path} undocumented"
         );
         // The route exists: an unauthenticated call is not a 404.
-        let url = app.url(&path.replace("{id}", "x").replace("{notice_id}", "x"));
+        let url = app.url(
+            &path
+                .replace("{id}", "x")
+                .replace("{notice_id}", "x")
+                .replace("{seq}", "1"),
+        );
         let status = app
             .client
             .request(method.parse().unwrap(), url)

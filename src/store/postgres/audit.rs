@@ -20,7 +20,7 @@ use crate::{
 
 const UTC_TEXT: &str = "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'";
 
-pub(super) fn select_columns() -> String {
+pub(in crate::store) fn select_columns() -> String {
     format!(
         "seq, disclosure_id::text AS disclosure_id, \
          to_char(at AT TIME ZONE 'UTC', {UTC_TEXT}) AS at, requester_sub, requester_dept, \

@@ -9,6 +9,7 @@ use sqlx::{
 
 mod assignments;
 mod audit;
+pub(super) use audit::select_columns;
 mod audit_query;
 mod consents;
 mod notices;

@@ -18,7 +18,7 @@ use crate::{
     },
 };
 
-pub(super) const SELECT_COLUMNS: &str = "seq, disclosure_id, at, requester_sub, requester_dept, \
+pub(in crate::store) const SELECT_COLUMNS: &str = "seq, disclosure_id, at, requester_sub, requester_dept, \
      requester_role, subject_pseudonym, category, purpose, source, recipient, decision, outcome, \
      basis_kind, basis_id, reasons, fields_disclosed, fields_redacted, payload_digest, \
      policy_version, prev_hash, hash";

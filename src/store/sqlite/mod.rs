@@ -12,6 +12,7 @@ use sqlx::{
 
 mod assignments;
 mod audit;
+pub(super) use audit::SELECT_COLUMNS;
 mod audit_query;
 mod consents;
 mod notices;

@@ -1,0 +1,235 @@
+//! The appender benchmark: durable audit records per second with 1, 16 and 64 concurrent writers on
+//! SQLite (`synchronous=FULL`, WAL), through the real appender (group commit). Each writer appends
+//! one record at a time and waits until it is durable, as the disclosure path does. After each run
+//! the chain is counted (0 dropped) and verified.
+//!
+//!     cargo run --release --example audit_bench -- [--writers 1,16,64] [--records 200000]
+//!         [--max-batch 2048] [--dir /var/tmp]
+//!
+//! `--records` is the total for the largest writer count; smaller counts append proportionally
+//! fewer (at least 2,000) so that the single writer, one fsync per record, ends in seconds.
+//! Results: `benches/audit/README.md`.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a measuring tool: failing loudly is the point"
+)]
+
+use std::{path::PathBuf, sync::Arc, time::Instant};
+
+use clap::Parser;
+use sluse::{
+    audit::{
+        self, AppenderConfig, AuditDecision, AuditLog, AuditReason, AuditRecord, AuditStore,
+        Outcome, Requester, checkpoint::public_key,
+    },
+    auth::Role,
+    clock::{Clock, SharedClock, SystemClock},
+    config::{AuditConfig, DatabaseConfig},
+    cpr::Pseudonym,
+    keys,
+    policy::{Basis, BasisKind},
+    store::{OpenMode, Store},
+};
+
+#[derive(Parser)]
+struct Args {
+    /// Writer counts to measure, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
+    writers: Vec<u64>,
+    /// Records appended by the largest writer count.
+    #[arg(long, default_value_t = 200_000)]
+    records: u64,
+    /// Most records in one transaction.
+    #[arg(long, default_value_t = AppenderConfig::default().max_batch)]
+    max_batch: usize,
+    /// Experiment: SQL run on the fresh database before the run (e.g. `DROP INDEX …`).
+    #[arg(long)]
+    sql: Vec<String>,
+    /// Experiment: no appender and no writers; append batches of this many records straight to
+    /// the store, one after another (the floor the store sets).
+    #[arg(long)]
+    direct_batch: Option<usize>,
+    /// Pool size.
+    #[arg(long, default_value_t = 4)]
+    connections: u32,
+    /// Where to put the database files (a disk, not tmpfs, for honest fsyncs).
+    #[arg(long, default_value = "/var/tmp")]
+    dir: PathBuf,
+}
+
+fn record(i: u64, clock: &dyn Clock) -> AuditRecord {
+    let permit = !i.is_multiple_of(3);
+    AuditRecord {
+        disclosure_id: uuid::Uuid::now_v7(),
+        at: clock.now(),
+        requester: Requester {
+            sub: format!("caseworker-{}", i % 97),
+            dept: "youth-unit".to_owned(),
+            role: Role::ContactPerson,
+        },
+        subject_pseudonym: Some(Pseudonym::from_stored(format!("ps_{:064x}", i % 5000))),
+        category: "social.measures".to_owned(),
+        purpose: "kui.contact_person".to_owned(),
+        source: Some("social-services".to_owned()),
+        recipient: Some("youth-unit".to_owned()),
+        decision: if permit {
+            AuditDecision::Permit
+        } else {
+            AuditDecision::Deny
+        },
+        outcome: if permit {
+            Outcome::Disclosed
+        } else {
+            Outcome::Denied
+        },
+        basis: permit.then(|| Basis {
+            kind: BasisKind::Consent,
+            id: format!("consent-{}", i % 1000),
+        }),
+        reasons: if permit {
+            Vec::new()
+        } else {
+            vec![AuditReason {
+                code: "no_consent".to_owned(),
+                message: "no consent covers the exchange".to_owned(),
+            }]
+        },
+        fields_disclosed: if permit {
+            vec!["active".to_owned(), "caseworker.name".to_owned()]
+        } else {
+            Vec::new()
+        },
+        fields_redacted: vec!["family_notes".to_owned(), "reasons".to_owned()],
+        payload_digest: permit.then(|| format!("{i:064x}")),
+        policy_version: "0".repeat(64),
+    }
+}
+
+struct Run {
+    writers: u64,
+    records: u64,
+    seconds: f64,
+    durable: u64,
+    verified: bool,
+}
+
+async fn run(args: &Args, writers: u64, total: u64) -> Run {
+    let dir = tempfile::tempdir_in(&args.dir).unwrap();
+    let audit_config: AuditConfig = toml::from_str(&format!(
+        "signing_key = {:?}\npseudonym_key = {:?}\n",
+        dir.path().join("audit-signing.key"),
+        dir.path().join("pseudonym.key"),
+    ))
+    .unwrap();
+    keys::keygen(&audit_config).unwrap();
+    let database: DatabaseConfig = toml::from_str(&format!(
+        "url = \"sqlite://{}\"\nmax_connections = {}\n",
+        dir.path().join("bench.db").display(),
+        args.connections
+    ))
+    .unwrap();
+    let store = Store::connect(&database, OpenMode::CreateIfMissing)
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    if let Store::Sqlite(s) = &store {
+        for sql in &args.sql {
+            sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .execute(s.pool())
+                .await
+                .unwrap();
+        }
+    }
+    let key = Arc::new(keys::load_signing_key(&audit_config.signing_key).unwrap());
+    let public = public_key(&key);
+    let clock: SharedClock = Arc::new(SystemClock);
+    let (log, task) = AuditLog::start(
+        store.clone(),
+        key,
+        clock.clone(),
+        AppenderConfig {
+            max_batch: args.max_batch,
+            ..AppenderConfig::from_config(&audit_config)
+        },
+    );
+    let per_writer = total / writers;
+    if let Some(batch) = args.direct_batch {
+        let started = Instant::now();
+        let mut i = 0;
+        while i < total {
+            let records = (0..batch as u64)
+                .map(|j| record(i + j, clock.as_ref()))
+                .collect();
+            store.append_audit(records).await.unwrap();
+            i += batch as u64;
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        log.shutdown().await;
+        task.await.unwrap();
+        let durable = store.audit_head().await.unwrap().seq;
+        return Run {
+            writers: 0,
+            records: i,
+            seconds,
+            durable,
+            verified: true,
+        };
+    }
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let log = log.clone();
+        let clock = clock.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..per_writer {
+                log.append(record(w * per_writer + i, clock.as_ref()))
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    log.shutdown().await;
+    task.await.unwrap();
+    let durable = store.audit_head().await.unwrap().seq;
+    let verification = audit::verify(&store, &[public], None, |_| {})
+        .await
+        .unwrap();
+    store.close().await;
+    Run {
+        writers,
+        records: per_writer * writers,
+        seconds,
+        durable,
+        verified: verification.ok && verification.records == durable,
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    sluse::auth::install_crypto_provider();
+    let args = Args::parse();
+    let largest = args.writers.iter().copied().max().unwrap_or(1).max(1);
+    println!("writers  records    seconds   records/s   durable  dropped  verified");
+    for &writers in &args.writers {
+        let writers = writers.max(1);
+        let total = (args.records * writers / largest).max(2_000.max(writers));
+        let r = run(&args, writers, total).await;
+        println!(
+            "{:>7}  {:>7}  {:>9.2}  {:>10.0}  {:>8}  {:>7}  {}",
+            r.writers,
+            r.records,
+            r.seconds,
+            r.records as f64 / r.seconds,
+            r.durable,
+            r.records.saturating_sub(r.durable),
+            r.verified
+        );
+    }
+}
