@@ -14,6 +14,7 @@ const COLUMNS: &str = "id, subject_pseudonym, contact_person, department, start_
 
 impl AssignmentStore for SqliteStore {
     async fn insert_assignment(&self, a: &Assignment) -> Result<(), StoreError> {
+        let _write = self.write_lock().await;
         sqlx::query(
             "INSERT INTO assignments (id, subject_pseudonym, contact_person, department, start_date, \
              status, end_reason, ended_at, created_by, created_at) \
@@ -40,6 +41,7 @@ impl AssignmentStore for SqliteStore {
         reason: EndReason,
         at: Timestamp,
     ) -> Result<Option<Assignment>, StoreError> {
+        let _write = self.write_lock().await;
         let row: Option<AssignmentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "UPDATE assignments SET status = 'ended', end_reason = $1, ended_at = $2 \
              WHERE id = $3 AND status = 'active' RETURNING {COLUMNS}"

@@ -31,6 +31,7 @@ impl AuditStore for SqliteStore {
         if records.is_empty() {
             return Ok(Vec::new());
         }
+        let _write = self.write_lock().await;
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let (head_seq, head_hash): (i64, String) =
             sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
@@ -113,6 +114,7 @@ impl AuditStore for SqliteStore {
     }
 
     async fn insert_checkpoint(&self, c: &Checkpoint) -> Result<(), StoreError> {
+        let _write = self.write_lock().await;
         sqlx::query(
             "INSERT INTO audit_checkpoints (seq, head_hash, at, key_id, signature) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (seq, key_id) DO NOTHING",

@@ -17,6 +17,7 @@ const COLUMNS: &str = "id, subject_pseudonym, givers, categories, recipients, pu
 
 impl ConsentStore for SqliteStore {
     async fn insert_consent(&self, c: &Consent) -> Result<(), StoreError> {
+        let _write = self.write_lock().await;
         let mut tx = self.pool().begin().await?;
         sqlx::query(
             "INSERT INTO consents (id, subject_pseudonym, givers, categories, recipients, purposes, \
@@ -57,6 +58,7 @@ impl ConsentStore for SqliteStore {
         id: &str,
         w: &Withdrawal,
     ) -> Result<Option<Consent>, StoreError> {
+        let _write = self.write_lock().await;
         let mut tx = self.pool().begin().await?;
         let updated = sqlx::query(
             "UPDATE consents SET withdrawn_at = $1, withdrawn_by = $2, withdraw_reason = $3 \

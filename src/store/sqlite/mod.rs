@@ -1,7 +1,12 @@
 //! The SQLite backend: one file, WAL journal, `synchronous=FULL` so a committed audit record
 //! survives a power cut.
+//!
+//! SQLite allows one writer at a time. Writers of this process queue on an async mutex
+//! ([`SqliteStore::write_lock`]) instead of colliding inside SQLite, whose busy handler waits by
+//! sleeping 1, 2, 5, 10 … 100 ms and retrying: under load that left the lock idle while writers
+//! slept, and gave second-long tail latencies. `busy_timeout` still covers other processes.
 
-use std::{collections::BTreeMap, str::FromStr, time::Duration};
+use std::{collections::BTreeMap, str::FromStr, sync::Arc, time::Duration};
 
 use sqlx::{
     Row,
@@ -23,6 +28,7 @@ use super::{OpenMode, StoreError};
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl SqliteStore {
@@ -42,6 +48,9 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(5))
+            // A connection to a local file does not go stale; the default ping on every acquire
+            // costs a round trip to the connection's thread per query.
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(|e| match &e {
@@ -50,7 +59,16 @@ impl SqliteStore {
                 }
                 _ => StoreError::from(e),
             })?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            pool,
+            writer: Arc::new(tokio::sync::Mutex::new(())),
+        })
+    }
+
+    /// Held for the whole of every write (taken before a connection is acquired, so waiting
+    /// writers hold no connection; never taken twice by one task).
+    pub(super) async fn write_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.writer.lock().await
     }
 
     /// The pool, for the store implementations.

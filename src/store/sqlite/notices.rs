@@ -44,6 +44,7 @@ async fn insert_items(
 
 impl NoticeStore for SqliteStore {
     async fn claim_notice(&self, n: &NoticeRecord) -> Result<Claim, StoreError> {
+        let write = self.write_lock().await;
         let inserted = sqlx::query(
             "INSERT INTO notices (id, sender_dept, sender_sub, idempotency_key, body_digest, kind, \
              subject_pseudonym, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
@@ -60,6 +61,7 @@ impl NoticeStore for SqliteStore {
         .execute(self.pool())
         .await?
         .rows_affected();
+        drop(write);
         if inserted == 1 {
             return Ok(Claim::New);
         }
@@ -94,6 +96,7 @@ impl NoticeStore for SqliteStore {
         items: &[InboxItem],
         at: Timestamp,
     ) -> Result<(), StoreError> {
+        let _write = self.write_lock().await;
         let mut tx = self.pool().begin().await?;
         insert_items(&mut tx, items).await?;
         sqlx::query("UPDATE notices SET response = $1, completed_at = $2 WHERE id = $3")
@@ -107,6 +110,7 @@ impl NoticeStore for SqliteStore {
     }
 
     async fn release_claim(&self, notice_id: &str) -> Result<(), StoreError> {
+        let _write = self.write_lock().await;
         sqlx::query("DELETE FROM notices WHERE id = $1 AND response IS NULL")
             .bind(notice_id)
             .execute(self.pool())
@@ -124,6 +128,7 @@ impl NoticeStore for SqliteStore {
     }
 
     async fn deliver(&self, items: &[InboxItem]) -> Result<(), StoreError> {
+        let _write = self.write_lock().await;
         let mut tx = self.pool().begin().await?;
         insert_items(&mut tx, items).await?;
         tx.commit().await?;
@@ -168,6 +173,7 @@ impl NoticeStore for SqliteStore {
         .fetch_one(self.pool())
         .await?;
         // The first acknowledgement counts; repeating it is harmless.
+        let _write = self.write_lock().await;
         sqlx::query(
             "UPDATE inbox_items SET acked_at = $1, acked_by = $2 \
              WHERE recipient_dept = $3 AND notice_id = $4 AND acked_at IS NULL",
