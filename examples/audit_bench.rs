@@ -22,7 +22,7 @@ use std::{path::PathBuf, sync::Arc, time::Instant};
 use clap::Parser;
 use sluse::{
     audit::{
-        self, AppenderConfig, AuditDecision, AuditLog, AuditReason, AuditRecord, AuditStore,
+        self, AppenderConfig, AuditDecision, AuditLog, AuditReason, AuditRecord, AuditStore, Entry,
         Outcome, Requester, checkpoint::public_key,
     },
     auth::Role,
@@ -163,7 +163,10 @@ async fn run(args: &Args, writers: u64, total: u64) -> Run {
             let records = (0..batch as u64)
                 .map(|j| record(i + j, clock.as_ref()))
                 .collect();
-            store.append_audit(records).await.unwrap();
+            store
+                .append_entries(vec![Entry::records(records)])
+                .await
+                .unwrap();
             i += batch as u64;
         }
         let seconds = started.elapsed().as_secs_f64();

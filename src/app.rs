@@ -163,7 +163,7 @@ pub struct Application {
     grace: Duration,
     limits: server::Limits,
     audit_task: JoinHandle<()>,
-    reload_tasks: Vec<JoinHandle<()>>,
+    background_tasks: Vec<JoinHandle<()>>,
 }
 
 impl Application {
@@ -233,7 +233,8 @@ impl Application {
             }),
         };
         let router = api::router(state.clone());
-        let reload_tasks = crate::ops::reload::spawn(state.clone());
+        let mut background_tasks = crate::ops::reload::spawn(state.clone());
+        background_tasks.extend(state.store().spawn_maintenance());
         Ok(Application {
             listener,
             tls,
@@ -242,7 +243,7 @@ impl Application {
             grace,
             limits,
             audit_task,
-            reload_tasks,
+            background_tasks,
         })
     }
 
@@ -277,7 +278,7 @@ impl Application {
             self.limits,
         )
         .await;
-        for task in &self.reload_tasks {
+        for task in &self.background_tasks {
             task.abort();
         }
         self.state.audit().shutdown().await;

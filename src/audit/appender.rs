@@ -1,7 +1,8 @@
 //! The appender: one task that chains and commits audit records in batches (group commit).
 //!
-//! Callers send their records on a bounded channel and wait. The task takes everything pending (up
-//! to [`AppenderConfig::max_batch`] records), appends it in one transaction and only after the
+//! Callers send their [`Entry`] (records, and the notice and inbox items that must commit with
+//! them) on a bounded channel and wait. The task takes everything pending (up to
+//! [`AppenderConfig::max_batch`] records), appends it in one transaction and only after the
 //! commit answers every waiter; if the commit fails, every waiter of that batch gets an error and
 //! must release nothing. A full channel makes callers wait (backpressure); nothing is dropped.
 //!
@@ -16,7 +17,10 @@ use tokio::{
     time::{Instant, MissedTickBehavior},
 };
 
-use super::{AuditError, AuditRecord, AuditStore, ChainedRecord, checkpoint};
+use super::{
+    AuditError, AuditRecord, AuditStore, ChainedRecord, checkpoint,
+    entry::{Appended, Entry, chained_records},
+};
 use crate::{clock::SharedClock, config::AuditConfig, keys::SigningKey, store::Store};
 
 /// How the appender batches and checkpoints.
@@ -54,10 +58,10 @@ impl Default for AppenderConfig {
     }
 }
 
-type Reply = oneshot::Sender<Result<Vec<ChainedRecord>, AuditError>>;
+type Reply = oneshot::Sender<Result<Appended, AuditError>>;
 
 enum Command {
-    Append(Vec<AuditRecord>, Reply),
+    Append(Box<Entry>, Reply),
     Shutdown(oneshot::Sender<()>),
 }
 
@@ -70,7 +74,7 @@ pub struct AuditLog {
 impl std::fmt::Debug for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Command::Append(records, _) => write!(f, "Append({} records)", records.len()),
+            Command::Append(entry, _) => write!(f, "Append({} records)", entry.len()),
             Command::Shutdown(_) => f.write_str("Shutdown"),
         }
     }
@@ -114,9 +118,20 @@ impl AuditLog {
         if records.is_empty() {
             return Ok(Vec::new());
         }
+        match self.append_entry(Entry::records(records)).await? {
+            Appended::Chained(chained) => Ok(chained),
+            Appended::KeyTaken => Err(AuditError::Unavailable(
+                "an entry without a notice was refused as a duplicate".to_owned(),
+            )),
+        }
+    }
+
+    /// Appends an entry: its records and, in the same transaction, the notice and inbox items it
+    /// carries. Returns once it is durable (or skipped, when its notice's key was taken).
+    pub async fn append_entry(&self, entry: Entry) -> Result<Appended, AuditError> {
         let (reply, answer) = oneshot::channel();
         self.tx
-            .send(Command::Append(records, reply))
+            .send(Command::Append(Box::new(entry), reply))
             .await
             .map_err(|_| AuditError::Closed)?;
         answer.await.map_err(|_| AuditError::Closed)?
@@ -133,7 +148,7 @@ impl AuditLog {
 }
 
 /// Metrics of one committed batch: its size, its latency, and each record's decision.
-fn count_decisions(chained: &[ChainedRecord], size: usize, elapsed: Duration) {
+fn count_decisions(chained: &[&ChainedRecord], size: usize, elapsed: Duration) {
     use crate::ops::metrics;
     metrics::observe(
         "sluse_audit_batch_size",
@@ -198,14 +213,14 @@ impl Appender {
                 }
             };
             let Some(first) = first else { break };
-            let mut batch: Vec<(Vec<AuditRecord>, Reply)> = Vec::new();
+            let mut batch: Vec<(Box<Entry>, Reply)> = Vec::new();
             let mut size = 0;
             let mut next = Some(first);
             while let Some(command) = next.take() {
                 match command {
-                    Command::Append(records, reply) => {
-                        size += records.len();
-                        batch.push((records, reply));
+                    Command::Append(entry, reply) => {
+                        size += entry.len().max(1);
+                        batch.push((entry, reply));
                     }
                     Command::Shutdown(done) => {
                         shutdown = Some(done);
@@ -226,8 +241,8 @@ impl Appender {
         // Anything queued before the shutdown was asked for is still appended.
         rx.close();
         while let Some(command) = rx.recv().await {
-            if let Command::Append(records, reply) = command {
-                self.commit(vec![(records, reply)]).await;
+            if let Command::Append(entry, reply) = command {
+                self.commit(vec![(entry, reply)]).await;
             }
         }
         self.final_checkpoint().await;
@@ -237,31 +252,29 @@ impl Appender {
     }
 
     /// Appends a batch in one transaction and answers every waiter.
-    async fn commit(&mut self, batch: Vec<(Vec<AuditRecord>, Reply)>) {
-        let counts: Vec<usize> = batch.iter().map(|(r, _)| r.len()).collect();
-        let (records, replies): (Vec<Vec<AuditRecord>>, Vec<Reply>) = batch.into_iter().unzip();
-        let records: Vec<AuditRecord> = records.into_iter().flatten().collect();
+    async fn commit(&mut self, batch: Vec<(Box<Entry>, Reply)>) {
+        let (entries, replies): (Vec<Entry>, Vec<Reply>) =
+            batch.into_iter().map(|(e, r)| (*e, r)).unzip();
+        let size: usize = entries.iter().map(Entry::len).sum();
         let started = std::time::Instant::now();
-        let size = records.len();
-        match self.store.append_audit(records).await {
-            Ok(chained) => {
+        match self.store.append_entries(entries).await {
+            Ok(outcomes) => {
+                let chained: Vec<&ChainedRecord> = chained_records(&outcomes).collect();
                 count_decisions(&chained, size, started.elapsed());
                 if let Some(last) = chained.last() {
                     self.head = Some((last.seq, last.hash.clone()));
                 }
                 self.since_checkpoint += chained.len() as u64;
-                let mut chained = chained.into_iter();
-                for (reply, count) in replies.into_iter().zip(counts) {
-                    let mine: Vec<ChainedRecord> = chained.by_ref().take(count).collect();
-                    // A caller that stopped waiting still has its record in the chain.
-                    let _ = reply.send(Ok(mine));
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                    // A caller that stopped waiting still has its entry in the chain.
+                    let _ = reply.send(Ok(outcome));
                 }
                 if self.since_checkpoint >= self.config.checkpoint_every {
                     self.checkpoint_last_head().await;
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, records = counts.iter().sum::<usize>(), "audit append failed");
+                tracing::error!(error = %e, records = size, "audit append failed");
                 let error = AuditError::Unavailable(e.to_string());
                 for reply in replies {
                     let _ = reply.send(Err(error.clone()));

@@ -3,6 +3,7 @@
 //! - [`record`]: what a record holds (no CPR numbers, no payloads).
 //! - [`canonical`]: the byte encoding that is hashed and signed (`docs/audit-format.md`).
 //! - [`appender`]: the one task that chains and commits records in batches (group commit).
+//! - [`entry`]: one caller's records and the writes they authorise (a notice, inbox items).
 //! - [`checkpoint`]: signed `(seq, head_hash, at, key_id)` checkpoints.
 //! - [`verify`]: recomputes the chain and checks it against the checkpoints.
 //! - [`query`]: the DPO's filtered reads; [`export`]: the trail as JSON Lines or CSV.
@@ -13,6 +14,7 @@ pub mod appender;
 pub mod canonical;
 pub mod checkpoint;
 pub mod cli;
+pub mod entry;
 pub mod export;
 pub mod query;
 pub mod record;
@@ -25,6 +27,7 @@ use std::future::Future;
 
 pub use appender::{AppenderConfig, AuditLog};
 pub use checkpoint::{Checkpoint, CheckpointSet, PublicKey};
+pub use entry::{Appended, Entry};
 pub use query::{AuditCount, AuditFilter, AuditQuery};
 pub use record::{
     AuditDecision, AuditReason, AuditRecord, ChainedRecord, Outcome, Requester, payload_digest,
@@ -70,12 +73,14 @@ pub struct StoredRecord {
 /// Storage of the audit chain and its checkpoints.
 pub trait AuditStore {
     /// In one transaction: takes the chain head under a lock (so several processes keep one
-    /// chain), chains `records` after it in order, inserts them, moves the head, commits. Returns
-    /// the chained records only once the commit succeeded.
-    fn append_audit(
+    /// chain), stores the entries' notices (an entry whose idempotency key is taken is skipped
+    /// whole), chains the other entries' records after the head in order, inserts them and their
+    /// inbox items, moves the head, commits. Returns each entry's outcome only once the commit
+    /// succeeded; on error nothing of the batch is written.
+    fn append_entries(
         &self,
-        records: Vec<AuditRecord>,
-    ) -> impl Future<Output = Result<Vec<ChainedRecord>, StoreError>> + Send;
+        entries: Vec<Entry>,
+    ) -> impl Future<Output = Result<Vec<Appended>, StoreError>> + Send;
 
     /// Up to `limit` records with `seq > after`, by `seq` (keyset paging: constant memory).
     fn audit_page(

@@ -1,21 +1,23 @@
-//! The use case of a notice: claim the idempotency key, decide each recipient, audit each decision,
-//! then deliver the permitted copies and store the answer in one transaction.
+//! The use case of a notice: decide each recipient, then hand the appender one entry — the audit
+//! record of every decision, the permitted copies for the inboxes, and the notice with its answer
+//! under its idempotency key — which commits whole or not at all.
 //!
-//! INVARIANT: an inbox item is written only after the audit record of its delivery is durable, and
-//! the answer of a notice is stored in the same transaction as its inbox items, so a retry either
-//! finds the complete answer or nothing delivered.
-
-use std::time::Duration;
+//! INVARIANT: an inbox item is written in the transaction that makes the audit record of its
+//! delivery durable, and the answer of a notice with them, so a retry either finds the complete
+//! answer or nothing delivered.
 
 use axum::http::StatusCode;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{Claim, InboxItem, NoticeRecord, NoticeStore, Sealed, Sealer};
+use super::{InboxItem, NoticeRecord, NoticeStore, Sealed, Sealer};
 use crate::{
     api::{ApiError, Problem},
     app::AppState,
-    audit::{AuditDecision, AuditReason, AuditRecord, Outcome, Requester, payload_digest},
+    audit::{
+        Appended, AuditDecision, AuditReason, AuditRecord, Entry, Outcome, Requester,
+        payload_digest,
+    },
     auth::Principal,
     cpr::Cpr,
     exchange::{self, subject_text},
@@ -23,9 +25,6 @@ use crate::{
     policy::{self, Decision, Mode, ReasonCode},
     redact,
 };
-
-/// How long a retry waits for a concurrent request with the same key to finish.
-const IN_PROGRESS_WAIT: Duration = Duration::from_secs(10);
 
 /// A notice as submitted.
 #[derive(Debug)]
@@ -51,7 +50,12 @@ pub struct Answer {
     pub body: Value,
 }
 
-/// Submits a notice (or replays the answer of an earlier identical one).
+/// Submits a notice (or replays the answer of an earlier one with the same key).
+///
+/// Optimistic: the notice is decided first and its key taken in the appender's transaction, with
+/// its audit records and inbox items. A key found taken there means a retry (or its concurrent
+/// twin, which has then committed): nothing of this attempt is written and the stored answer is
+/// replayed.
 pub async fn submit(
     state: &AppState,
     sender: &Principal,
@@ -69,8 +73,12 @@ pub async fn submit(
         ));
     };
     let category = category.id.clone();
-    let claim = NoticeRecord {
-        id: uuid::Uuid::now_v7().to_string(),
+    let notice_id = uuid::Uuid::now_v7().to_string();
+    let (answer, mut entry) = decide(state, sender, &notice, &notice_id, &category).await?;
+    let response = serde_json::to_value(&answer)
+        .map_err(|_| ApiError::Unavailable("the answer could not be encoded".to_owned()))?;
+    entry.notice = Some(NoticeRecord {
+        id: notice_id,
         sender_dept: sender.dept.clone(),
         sender_sub: sender.sub.clone(),
         idempotency_key: notice.key.clone(),
@@ -81,28 +89,29 @@ pub async fn submit(
             .pseudonym(state.pseudonym_key())
             .as_str()
             .to_owned(),
-        response: None,
+        response: Some(response),
         created_at: state.clock().now(),
-    };
-    if let Claim::Existing(existing) = state.store().claim_notice(&claim).await? {
-        return replay(state, &notice, *existing).await;
+    });
+    let appended = state
+        .audit()
+        .append_entry(entry)
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("{e}; nothing was released")))?;
+    match appended {
+        Appended::Chained(_) => Ok(answer),
+        Appended::KeyTaken => replay(state, sender, &notice).await,
     }
-    let notice_id = claim.id;
-    let result = decide_and_deliver(state, sender, &notice, &notice_id, &category).await;
-    if result.is_err() {
-        // Nothing was delivered: free the key so the client's retry is decided afresh.
-        let _ = state.store().release_claim(&notice_id).await;
-    }
-    result
 }
 
-async fn decide_and_deliver(
+/// Decides every recipient of the notice: the answer, and the entry (audit records and inbox
+/// items) that must be durable before the answer is given.
+async fn decide(
     state: &AppState,
     sender: &Principal,
     notice: &Submission,
     notice_id: &str,
     category: &str,
-) -> Result<Answer, ApiError> {
+) -> Result<(Answer, Entry), ApiError> {
     let bundle = state.bundle().clone();
     let category = category.to_owned();
     let notice_id = notice_id.to_owned();
@@ -151,19 +160,16 @@ async fn decide_and_deliver(
             code: ReasonCode::NoFlow.as_str().to_owned(),
             message: message.clone(),
         }];
-        let id = exchange::append(state, record).await?;
         let problem = Problem::new(StatusCode::FORBIDDEN, "denied", message.clone())
             .with("decision", "deny")
-            .with("disclosure_id", id)
+            .with("disclosure_id", record.disclosure_id.to_string())
             .with("reasons", json!([{"code": "no_flow", "message": message}]));
         let answer = Answer {
             status: 403,
             body: serde_json::to_value(&problem).unwrap_or(Value::Null),
         };
-        store_answer(state, &notice_id, &answer, &[]).await?;
-        return Ok(answer);
+        return Ok((answer, Entry::records(vec![record])));
     }
-
     let sealer =
         Sealer::new(state.pseudonym_key()).map_err(|e| ApiError::Unavailable(e.to_string()))?;
     let subject = subject_text(&notice.subject);
@@ -231,67 +237,39 @@ async fn decide_and_deliver(
         records.push(record);
     }
 
-    // Every decision durable before anything is delivered, all in one transaction: were they
-    // appended one by one, a failure could leave some records ("delivered") durable and others not
-    // while nothing is delivered, and the client's retry would then decide those recipients twice.
-    state
-        .audit()
-        .append_many(records)
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("{e}; nothing was released")))?;
     let answer = Answer {
         status: 202,
         body: json!({"notice_id": notice_id, "deliveries": deliveries, "withheld": withheld}),
     };
-    store_answer(state, &notice_id, &answer, &items).await?;
-    Ok(answer)
+    // Every decision and every delivery in one transaction: were the records appended apart from
+    // the items, a failure between them would leave "delivered" records with nothing delivered.
+    let entry = Entry {
+        records,
+        notice: None,
+        items,
+    };
+    Ok((answer, entry))
 }
 
-/// Stores the answer and delivers the items in one transaction.
-async fn store_answer(
-    state: &AppState,
-    notice_id: &str,
-    answer: &Answer,
-    items: &[InboxItem],
-) -> Result<(), ApiError> {
-    let value = serde_json::to_value(answer)
-        .map_err(|_| ApiError::Unavailable("the answer could not be encoded".to_owned()))?;
-    state
-        .store()
-        .complete_notice(notice_id, &value, items, state.clock().now())
-        .await?;
-    Ok(())
-}
-
-/// The answer for a key claimed before: the same answer for the same body (waiting for a
-/// concurrent twin to finish), 409 for another body.
+/// The answer for a key taken before: the stored answer for the same body, 409 for another.
 async fn replay(
     state: &AppState,
+    sender: &Principal,
     notice: &Submission,
-    mut existing: NoticeRecord,
 ) -> Result<Answer, ApiError> {
+    let existing = state
+        .store()
+        .notice_by_key(&sender.dept, &notice.key)
+        .await?
+        .ok_or_else(|| ApiError::Unavailable("the notice under this key disappeared".to_owned()))?;
     if existing.body_digest != notice.digest {
         return Err(ApiError::Conflict(
             "this Idempotency-Key was used with another body".to_owned(),
         ));
     }
-    let deadline = tokio::time::Instant::now() + IN_PROGRESS_WAIT;
-    loop {
-        if let Some(response) = existing.response {
-            return serde_json::from_value(response)
-                .map_err(|_| ApiError::Unavailable("the stored answer is unreadable".to_owned()));
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(ApiError::Conflict(
-                "a notice with this Idempotency-Key is still being processed; retry later"
-                    .to_owned(),
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        existing = state
-            .store()
-            .notice_by_key(&existing.sender_dept, &existing.idempotency_key)
-            .await?
-            .ok_or_else(|| ApiError::Unavailable("the notice claim disappeared".to_owned()))?;
-    }
+    let response = existing.response.ok_or_else(|| {
+        ApiError::Conflict("the notice with this Idempotency-Key was never completed".to_owned())
+    })?;
+    serde_json::from_value(response)
+        .map_err(|_| ApiError::Unavailable("the stored answer is unreadable".to_owned()))
 }

@@ -4,7 +4,8 @@ use jiff::Timestamp;
 
 use crate::{policy::Basis, store::StoreError};
 
-/// A notice as claimed under its idempotency key.
+/// A notice as stored under its idempotency key, with its answer (written with its audit records
+/// and inbox items in one transaction: see [`crate::audit::Entry`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NoticeRecord {
     /// Opaque id (the `notice_id` of the answer).
@@ -21,19 +22,11 @@ pub struct NoticeRecord {
     pub kind: String,
     /// The subject's pseudonym.
     pub subject_pseudonym: String,
-    /// The answer, once the notice is complete.
+    /// The answer every retry gets (`None` only in databases written before answers were stored
+    /// with the notice; migration 0006 removes such rows).
     pub response: Option<serde_json::Value>,
-    /// When it was claimed.
+    /// When it was submitted.
     pub created_at: Timestamp,
-}
-
-/// The outcome of claiming an idempotency key.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Claim {
-    /// The key was new: this request owns the notice.
-    New,
-    /// The key was claimed before (possibly still in progress: `response` is `None`).
-    Existing(Box<NoticeRecord>),
 }
 
 /// One delivery in a department's inbox.
@@ -65,40 +58,18 @@ pub struct InboxItem {
 
 /// Storage of notices and inboxes.
 pub trait NoticeStore {
-    /// Claims `(sender_dept, idempotency_key)` for `notice`, or returns the earlier claim.
-    fn claim_notice(
-        &self,
-        notice: &NoticeRecord,
-    ) -> impl Future<Output = Result<Claim, StoreError>> + Send;
-
-    /// The notice claimed under a key, if any.
+    /// The notice stored under a key, if any.
     fn notice_by_key(
         &self,
         sender_dept: &str,
         key: &str,
     ) -> impl Future<Output = Result<Option<NoticeRecord>, StoreError>> + Send;
 
-    /// Stores the answer and delivers the items, in one transaction.
-    fn complete_notice(
-        &self,
-        notice_id: &str,
-        response: &serde_json::Value,
-        items: &[InboxItem],
-        at: Timestamp,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// Gives up a claim whose notice failed before anything was delivered, so a retry can run.
-    fn release_claim(&self, notice_id: &str)
-    -> impl Future<Output = Result<(), StoreError>> + Send;
-
     /// The departments that already have an item of `notice_id` in their inbox.
     fn notified_recipients(
         &self,
         notice_id: &str,
     ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
-
-    /// Delivers items that belong to no notice (e.g. `consent_withdrawn`).
-    fn deliver(&self, items: &[InboxItem]) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// A department's inbox, oldest first, after the cursor `(received_at, id)`.
     fn inbox(

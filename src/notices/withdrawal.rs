@@ -14,10 +14,9 @@ use super::{InboxItem, NoticeStore, Sealed, Sealer};
 use crate::{
     api::ApiError,
     app::AppState,
-    audit::{AuditDecision, AuditRecord, Outcome, Requester},
+    audit::{AuditDecision, AuditRecord, Entry, Outcome, Requester},
     auth::Principal,
     consent::Consent,
-    exchange,
     store::StoreError,
 };
 
@@ -137,10 +136,15 @@ pub async fn notify_past_recipients(
         });
         records.push(record);
     }
-    // Audited first; delivered only once every record is durable.
-    for record in records {
-        exchange::append(state, record).await?;
-    }
-    state.store().deliver(&items).await?;
+    // Every notification's record and item in one transaction: no item without its record.
+    state
+        .audit()
+        .append_entry(Entry {
+            records,
+            notice: None,
+            items,
+        })
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("{e}; nothing was delivered")))?;
     Ok(by_recipient.into_keys().collect())
 }

@@ -5,10 +5,12 @@ use crate::{
     audit::{
         AuditDecision, AuditReason, AuditRecord, AuditStore, ChainHead, ChainedRecord, Checkpoint,
         Outcome, Requester, StoredRecord,
-        canonical::{link, unhex_hash},
+        canonical::unhex_hash,
+        entry::{Appended, Entry, chain_entries, chained_records},
     },
     auth::Role,
     cpr::Pseudonym,
+    notices::InboxItem,
     policy::{Basis, BasisKind},
 };
 
@@ -136,24 +138,52 @@ impl TryFrom<CheckpointRow> for Checkpoint {
     }
 }
 
-/// Chains `records` after the head read under the lock.
-pub(super) fn chain_after(
-    head_seq: i64,
-    head_hash: &str,
-    records: Vec<AuditRecord>,
-) -> Result<Vec<ChainedRecord>, StoreError> {
-    let mut seq = u64::try_from(head_seq)
+/// The head row's `(seq, hash)` as the position to chain after.
+fn head_position(head_seq: i64, head_hash: &str) -> Result<(u64, [u8; 32]), StoreError> {
+    let seq = u64::try_from(head_seq)
         .map_err(|_| StoreError::Corrupt("the audit head's seq is negative".to_owned()))?;
-    let mut prev = unhex_hash(head_hash)
+    let hash = unhex_hash(head_hash)
         .ok_or_else(|| StoreError::Corrupt("the audit head's hash is not a hash".to_owned()))?;
-    let mut out = Vec::with_capacity(records.len());
-    for record in records {
-        let chained = link(seq, &prev, record);
-        seq = chained.seq;
-        prev = unhex_hash(&chained.hash).unwrap_or(prev);
-        out.push(chained);
+    Ok((seq, hash))
+}
+
+/// A batch made ready to insert, once its notices are in: each entry's outcome (the records of
+/// those whose key was free chained after the head) and the inbox items to insert with them.
+pub(super) struct Batch {
+    /// Per entry, in order.
+    pub outcomes: Vec<Appended>,
+    /// The items of the entries that were not skipped.
+    pub items: Vec<InboxItem>,
+}
+
+impl Batch {
+    /// Skips the entries whose notice is not among the `inserted` ids (its key was taken) and
+    /// chains the others after the head row `(head_seq, head_hash)`.
+    pub(super) fn plan(
+        head_seq: i64,
+        head_hash: &str,
+        entries: Vec<Entry>,
+        inserted: &[String],
+    ) -> Result<Batch, StoreError> {
+        let (seq, hash) = head_position(head_seq, head_hash)?;
+        let taken: Vec<bool> = entries
+            .iter()
+            .map(|e| e.notice.as_ref().is_some_and(|n| !inserted.contains(&n.id)))
+            .collect();
+        let items = entries
+            .iter()
+            .zip(&taken)
+            .filter(|(_, taken)| !**taken)
+            .flat_map(|(e, _)| e.items.iter().cloned())
+            .collect();
+        let outcomes = chain_entries(seq, hash, entries, |i| taken[i]);
+        Ok(Batch { outcomes, items })
     }
-    Ok(out)
+
+    /// Every chained record, in chain order.
+    pub(super) fn chained(&self) -> Vec<&ChainedRecord> {
+        chained_records(&self.outcomes).collect()
+    }
 }
 
 /// The database form of a seq.
@@ -181,13 +211,10 @@ pub(super) fn basis_columns(basis: Option<&Basis>) -> (Option<&'static str>, Opt
 }
 
 impl AuditStore for Store {
-    async fn append_audit(
-        &self,
-        records: Vec<AuditRecord>,
-    ) -> Result<Vec<ChainedRecord>, StoreError> {
+    async fn append_entries(&self, entries: Vec<Entry>) -> Result<Vec<Appended>, StoreError> {
         match self {
-            Store::Sqlite(s) => s.append_audit(records).await,
-            Store::Postgres(s) => s.append_audit(records).await,
+            Store::Sqlite(s) => s.append_entries(entries).await,
+            Store::Postgres(s) => s.append_entries(entries).await,
         }
     }
 

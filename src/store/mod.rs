@@ -111,6 +111,15 @@ impl Store {
         }
     }
 
+    /// The backend's housekeeping while serving (SQLite: WAL checkpoints off the commit path);
+    /// the tasks run until aborted.
+    pub fn spawn_maintenance(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        match self {
+            Store::Sqlite(s) => vec![s.spawn_checkpointer(std::time::Duration::from_millis(500))],
+            Store::Postgres(_) => Vec::new(),
+        }
+    }
+
     /// Which backend this is.
     pub fn backend(&self) -> Backend {
         match self {

@@ -4,7 +4,7 @@ use jiff::Timestamp;
 
 use super::{Store, StoreError, assignments::parse_instant};
 use crate::notices::{
-    Claim, InboxItem, NoticeRecord, NoticeStore,
+    InboxItem, NoticeRecord, NoticeStore,
     withdrawal::{ConsentDisclosures, PastDisclosure},
 };
 
@@ -91,13 +91,6 @@ impl TryFrom<InboxRow> for InboxItem {
 }
 
 impl NoticeStore for Store {
-    async fn claim_notice(&self, notice: &NoticeRecord) -> Result<Claim, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.claim_notice(notice).await,
-            Store::Postgres(s) => s.claim_notice(notice).await,
-        }
-    }
-
     async fn notice_by_key(
         &self,
         dept: &str,
@@ -109,37 +102,10 @@ impl NoticeStore for Store {
         }
     }
 
-    async fn complete_notice(
-        &self,
-        notice_id: &str,
-        response: &serde_json::Value,
-        items: &[InboxItem],
-        at: Timestamp,
-    ) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(s) => s.complete_notice(notice_id, response, items, at).await,
-            Store::Postgres(s) => s.complete_notice(notice_id, response, items, at).await,
-        }
-    }
-
-    async fn release_claim(&self, notice_id: &str) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(s) => s.release_claim(notice_id).await,
-            Store::Postgres(s) => s.release_claim(notice_id).await,
-        }
-    }
-
     async fn notified_recipients(&self, notice_id: &str) -> Result<Vec<String>, StoreError> {
         match self {
             Store::Sqlite(s) => s.notified_recipients(notice_id).await,
             Store::Postgres(s) => s.notified_recipients(notice_id).await,
-        }
-    }
-
-    async fn deliver(&self, items: &[InboxItem]) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(s) => s.deliver(items).await,
-            Store::Postgres(s) => s.deliver(items).await,
         }
     }
 

@@ -8,8 +8,8 @@ use serde_json::Value;
 use sluse::{
     app::Application,
     audit::{
-        self, AppenderConfig, AuditDecision, AuditLog, AuditReason, AuditRecord, CheckpointSet,
-        Outcome, Requester, Verification,
+        self, Appended, AppenderConfig, AuditDecision, AuditLog, AuditReason, AuditRecord,
+        AuditStore, CheckpointSet, Entry, Outcome, Requester, Verification,
         canonical::{link, unhex_hash},
         checkpoint::public_key,
         cli::write_jsonl,
@@ -19,6 +19,7 @@ use sluse::{
     config::Config,
     cpr::Pseudonym,
     keys::{self, SigningKey},
+    notices::{InboxItem, NoticeRecord, NoticeStore},
     policy::{Basis, BasisKind},
     store::{OpenMode, Store},
 };
@@ -244,6 +245,95 @@ async fn a_thousand_concurrent_appends_from_64_tasks_make_one_gap_free_chain_tha
         // The final checkpoint covers the head.
         let file = fx.checkpoint_file().await;
         assert_eq!(file.checkpoints.last().unwrap().seq, 1000);
+    }
+}
+
+/// A notice entry for `key`, with one record and one inbox item.
+fn notice_entry(key: &str, i: usize) -> Entry {
+    let record = record(i);
+    let notice_id = uuid::Uuid::now_v7().to_string();
+    let at = "2026-03-01T09:15:00Z".parse().unwrap();
+    Entry {
+        items: vec![InboxItem {
+            id: uuid::Uuid::now_v7().to_string(),
+            notice_id: notice_id.clone(),
+            recipient: "youth-unit".to_owned(),
+            kind: "absence".to_owned(),
+            sealed: vec![1, 2, 3],
+            redacted: vec![],
+            basis: None,
+            disclosure_id: record.disclosure_id.to_string(),
+            received_at: at,
+            acked_at: None,
+            acked_by: None,
+        }],
+        records: vec![record],
+        notice: Some(NoticeRecord {
+            id: notice_id,
+            sender_dept: "nordskolen".to_owned(),
+            sender_sub: "system".to_owned(),
+            idempotency_key: key.to_owned(),
+            body_digest: format!("digest-{i}"),
+            kind: "absence".to_owned(),
+            subject_pseudonym: "ps_1".to_owned(),
+            response: Some(serde_json::json!({"status": 202, "body": {"i": i}})),
+            created_at: at,
+        }),
+    }
+}
+
+#[tokio::test]
+async fn an_entry_whose_idempotency_key_is_taken_writes_nothing_and_the_rest_of_its_batch_commits()
+{
+    for backend in Backend::all() {
+        let fx = Fixture::new(backend.clone()).await;
+        let outcomes = fx
+            .store
+            .append_entries(vec![
+                notice_entry("k1", 1),
+                notice_entry("k1", 2),
+                Entry::records(vec![record(3)]),
+                notice_entry("k2", 4),
+            ])
+            .await
+            .unwrap();
+        let seqs: Vec<Option<Vec<u64>>> = outcomes
+            .iter()
+            .map(|o| match o {
+                Appended::Chained(c) => Some(c.iter().map(|c| c.seq).collect()),
+                Appended::KeyTaken => None,
+            })
+            .collect();
+        assert_eq!(
+            seqs,
+            [Some(vec![1]), None, Some(vec![2]), Some(vec![3])],
+            "{backend:?}"
+        );
+        // A later batch finds the key taken too; its other entries commit.
+        let later = fx
+            .store
+            .append_entries(vec![notice_entry("k2", 5), notice_entry("k3", 6)])
+            .await
+            .unwrap();
+        assert!(matches!(later[0], Appended::KeyTaken), "{backend:?}");
+        assert!(
+            matches!(&later[1], Appended::Chained(c) if c[0].seq == 4),
+            "{backend:?}"
+        );
+
+        // The first notice of each key is stored, answer included; the skipped entry's item is not.
+        let k1 = fx
+            .store
+            .notice_by_key("nordskolen", "k1")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(k1.body_digest, "digest-1");
+        assert_eq!(k1.response.unwrap()["body"]["i"], 1);
+        let inbox = fx.store.inbox("youth-unit", None, 100).await.unwrap();
+        assert_eq!(inbox.len(), 3, "{backend:?}: one item per committed notice");
+        let v = fx.verify(None).await;
+        assert!(v.ok && v.records == 4, "{backend:?}: {v:?}");
     }
 }
 

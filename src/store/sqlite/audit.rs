@@ -1,22 +1,74 @@
 //! The audit chain on SQLite: each batch in one `BEGIN IMMEDIATE` transaction (the write lock is
-//! taken before the head is read), durable at commit (`synchronous=FULL`).
+//! taken before the head is read), with the notices and inbox items its entries carry, durable at
+//! commit (`synchronous=FULL`).
 
 use sqlx::{QueryBuilder, Sqlite};
 
-use super::SqliteStore;
+use super::{
+    SqliteStore,
+    notices::{insert_items, insert_notices},
+};
 use crate::{
     audit::{
-        AuditRecord, AuditStore, ChainHead, ChainedRecord, Checkpoint, StoredRecord,
+        AuditStore, ChainHead, ChainedRecord, Checkpoint, StoredRecord,
         canonical::format_instant,
+        entry::{Appended, Entry},
     },
     store::{
         StoreError,
         audit::{
-            AuditRow, CheckpointRow, INSERT_CHUNK, INSERT_COLUMNS, basis_columns, chain_after,
-            db_seq, json_list,
+            AuditRow, Batch, CheckpointRow, INSERT_CHUNK, INSERT_COLUMNS, basis_columns, db_seq,
+            json_list,
         },
     },
 };
+
+/// Inserts chained records in one multi-row statement.
+async fn insert_records(
+    conn: &mut sqlx::SqliteConnection,
+    chunk: &[&ChainedRecord],
+) -> Result<(), StoreError> {
+    let mut insert: QueryBuilder<Sqlite> =
+        QueryBuilder::new(format!("INSERT INTO audit_log ({INSERT_COLUMNS}) "));
+    let mut bad_seq = None;
+    insert.push_values(chunk, |mut b, c| {
+        let r = &c.record;
+        let (basis_kind, basis_id) = basis_columns(r.basis.as_ref());
+        match db_seq(c.seq) {
+            Ok(seq) => b.push_bind(seq),
+            Err(e) => {
+                bad_seq = Some(e);
+                b.push_bind(-1i64)
+            }
+        };
+        b.push_bind(r.disclosure_id.hyphenated().to_string())
+            .push_bind(format_instant(r.at))
+            .push_bind(r.requester.sub.clone())
+            .push_bind(r.requester.dept.clone())
+            .push_bind(r.requester.role.as_str())
+            .push_bind(r.subject_pseudonym.as_ref().map(|p| p.as_str().to_owned()))
+            .push_bind(r.category.clone())
+            .push_bind(r.purpose.clone())
+            .push_bind(r.source.clone())
+            .push_bind(r.recipient.clone())
+            .push_bind(r.decision.as_str())
+            .push_bind(r.outcome.as_str())
+            .push_bind(basis_kind)
+            .push_bind(basis_id)
+            .push_bind(json_list(&r.reasons))
+            .push_bind(json_list(&r.fields_disclosed))
+            .push_bind(json_list(&r.fields_redacted))
+            .push_bind(r.payload_digest.clone())
+            .push_bind(r.policy_version.clone())
+            .push_bind(c.prev_hash.clone())
+            .push_bind(c.hash.clone());
+    });
+    if let Some(e) = bad_seq {
+        return Err(e);
+    }
+    insert.build().execute(&mut *conn).await?;
+    Ok(())
+}
 
 pub(in crate::store) const SELECT_COLUMNS: &str = "seq, disclosure_id, at, requester_sub, requester_dept, \
      requester_role, subject_pseudonym, category, purpose, source, recipient, decision, outcome, \
@@ -24,12 +76,12 @@ pub(in crate::store) const SELECT_COLUMNS: &str = "seq, disclosure_id, at, reque
      policy_version, prev_hash, hash";
 
 impl AuditStore for SqliteStore {
-    async fn append_audit(
-        &self,
-        records: Vec<AuditRecord>,
-    ) -> Result<Vec<ChainedRecord>, StoreError> {
-        if records.is_empty() {
-            return Ok(Vec::new());
+    async fn append_entries(&self, entries: Vec<Entry>) -> Result<Vec<Appended>, StoreError> {
+        if entries.iter().all(Entry::is_empty) {
+            return Ok(entries
+                .into_iter()
+                .map(|_| Appended::Chained(Vec::new()))
+                .collect());
         }
         let _write = self.write_lock().await;
         let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
@@ -37,48 +89,14 @@ impl AuditStore for SqliteStore {
             sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
                 .fetch_one(&mut *tx)
                 .await?;
-        let chained = chain_after(head_seq, &head_hash, records)?;
+        let inserted =
+            insert_notices(&mut tx, entries.iter().filter_map(|e| e.notice.as_ref())).await?;
+        let batch = Batch::plan(head_seq, &head_hash, entries, &inserted)?;
+        let chained = batch.chained();
         for chunk in chained.chunks(INSERT_CHUNK) {
-            let mut insert: QueryBuilder<Sqlite> =
-                QueryBuilder::new(format!("INSERT INTO audit_log ({INSERT_COLUMNS}) "));
-            let mut bad_seq = None;
-            insert.push_values(chunk, |mut b, c| {
-                let r = &c.record;
-                let (basis_kind, basis_id) = basis_columns(r.basis.as_ref());
-                match db_seq(c.seq) {
-                    Ok(seq) => b.push_bind(seq),
-                    Err(e) => {
-                        bad_seq = Some(e);
-                        b.push_bind(-1i64)
-                    }
-                };
-                b.push_bind(r.disclosure_id.hyphenated().to_string())
-                    .push_bind(format_instant(r.at))
-                    .push_bind(r.requester.sub.clone())
-                    .push_bind(r.requester.dept.clone())
-                    .push_bind(r.requester.role.as_str())
-                    .push_bind(r.subject_pseudonym.as_ref().map(|p| p.as_str().to_owned()))
-                    .push_bind(r.category.clone())
-                    .push_bind(r.purpose.clone())
-                    .push_bind(r.source.clone())
-                    .push_bind(r.recipient.clone())
-                    .push_bind(r.decision.as_str())
-                    .push_bind(r.outcome.as_str())
-                    .push_bind(basis_kind)
-                    .push_bind(basis_id)
-                    .push_bind(json_list(&r.reasons))
-                    .push_bind(json_list(&r.fields_disclosed))
-                    .push_bind(json_list(&r.fields_redacted))
-                    .push_bind(r.payload_digest.clone())
-                    .push_bind(r.policy_version.clone())
-                    .push_bind(c.prev_hash.clone())
-                    .push_bind(c.hash.clone());
-            });
-            if let Some(e) = bad_seq {
-                return Err(e);
-            }
-            insert.build().execute(&mut *tx).await?;
+            insert_records(&mut tx, chunk).await?;
         }
+        insert_items(&mut tx, &batch.items).await?;
         if let Some(last) = chained.last() {
             sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
                 .bind(db_seq(last.seq)?)
@@ -87,7 +105,7 @@ impl AuditStore for SqliteStore {
                 .await?;
         }
         tx.commit().await?;
-        Ok(chained)
+        Ok(batch.outcomes)
     }
 
     async fn audit_page(&self, after: u64, limit: u32) -> Result<Vec<StoredRecord>, StoreError> {

@@ -5,6 +5,9 @@
 //! ([`SqliteStore::write_lock`]) instead of colliding inside SQLite, whose busy handler waits by
 //! sleeping 1, 2, 5, 10 … 100 ms and retrying: under load that left the lock idle while writers
 //! slept, and gave second-long tail latencies. `busy_timeout` still covers other processes.
+//!
+//! The WAL is checkpointed by a background task ([`SqliteStore::spawn_checkpointer`]), not by the
+//! commits.
 
 use std::{collections::BTreeMap, str::FromStr, sync::Arc, time::Duration};
 
@@ -44,7 +47,11 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(Duration::from_secs(5))
+            // Checkpoints run from `spawn_checkpointer`, not inside whichever commit crosses the
+            // threshold: a commit then costs its WAL append and fsync, never a checkpoint's.
+            // (Closing the last connection still checkpoints, so short-lived commands are fine.)
+            .pragma("wal_autocheckpoint", "0");
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(5))
@@ -74,6 +81,25 @@ impl SqliteStore {
     /// The pool, for the store implementations.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// Copies the WAL back into the database file every `every`, off the commit path (PASSIVE: it
+    /// never waits for, nor blocks, the writer). Runs until aborted.
+    pub fn spawn_checkpointer(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(every);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                    .execute(&pool)
+                    .await
+                {
+                    tracing::warn!(error = %e, "WAL checkpoint failed; retrying later");
+                }
+            }
+        })
     }
 
     pub(super) async fn applied_migrations(&self) -> Result<BTreeMap<i64, Vec<u8>>, StoreError> {

@@ -2,11 +2,14 @@
 
 use jiff::Timestamp;
 
+use sqlx::{QueryBuilder, Sqlite};
+
 use super::SqliteStore;
 use crate::{
-    notices::{Claim, InboxItem, NoticeRecord, NoticeStore},
+    notices::{InboxItem, NoticeRecord, NoticeStore},
     store::{
         StoreError,
+        audit::INSERT_CHUNK,
         consents::json_text,
         instant_text,
         notices::{InboxRow, NoticeRow},
@@ -18,62 +21,67 @@ const NOTICE_COLUMNS: &str = "id, sender_dept, sender_sub, idempotency_key, body
 const INBOX_COLUMNS: &str = "id, notice_id, recipient_dept, kind, sealed, redacted, basis, \
      disclosure_id, received_at, acked_at, acked_by";
 
-async fn insert_items(
+/// Inserts notices (answers included) under their idempotency keys; returns the ids of those
+/// inserted. A notice whose key is taken, also by an earlier one of the same call, is not.
+pub(super) async fn insert_notices<'a>(
+    conn: &mut sqlx::SqliteConnection,
+    notices: impl Iterator<Item = &'a NoticeRecord>,
+) -> Result<Vec<String>, StoreError> {
+    let notices: Vec<&NoticeRecord> = notices.collect();
+    let mut inserted = Vec::with_capacity(notices.len());
+    for chunk in notices.chunks(INSERT_CHUNK) {
+        let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO notices (id, sender_dept, sender_sub, idempotency_key, body_digest, kind, \
+             subject_pseudonym, response, created_at, completed_at) ",
+        );
+        insert.push_values(chunk, |mut b, n| {
+            let at = instant_text(n.created_at);
+            b.push_bind(n.id.clone())
+                .push_bind(n.sender_dept.clone())
+                .push_bind(n.sender_sub.clone())
+                .push_bind(n.idempotency_key.clone())
+                .push_bind(n.body_digest.clone())
+                .push_bind(n.kind.clone())
+                .push_bind(n.subject_pseudonym.clone())
+                .push_bind(n.response.as_ref().map(|r| r.to_string()))
+                .push_bind(at.clone())
+                .push_bind(at);
+        });
+        insert.push(" ON CONFLICT (sender_dept, idempotency_key) DO NOTHING RETURNING id");
+        let ids: Vec<String> = insert.build_query_scalar().fetch_all(&mut *conn).await?;
+        inserted.extend(ids);
+    }
+    Ok(inserted)
+}
+
+/// Inserts inbox items; one whose `(notice_id, recipient)` is delivered already is left out.
+pub(super) async fn insert_items(
     conn: &mut sqlx::SqliteConnection,
     items: &[InboxItem],
 ) -> Result<(), StoreError> {
-    for item in items {
-        sqlx::query(
+    for chunk in items.chunks(INSERT_CHUNK) {
+        let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO inbox_items (id, notice_id, recipient_dept, kind, sealed, redacted, basis, \
-             disclosure_id, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&item.id)
-        .bind(&item.notice_id)
-        .bind(&item.recipient)
-        .bind(&item.kind)
-        .bind(&item.sealed)
-        .bind(json_text(&item.redacted))
-        .bind(item.basis.as_ref().map(json_text))
-        .bind(&item.disclosure_id)
-        .bind(instant_text(item.received_at))
-        .execute(&mut *conn)
-        .await?;
+             disclosure_id, received_at) ",
+        );
+        insert.push_values(chunk, |mut b, item| {
+            b.push_bind(item.id.clone())
+                .push_bind(item.notice_id.clone())
+                .push_bind(item.recipient.clone())
+                .push_bind(item.kind.clone())
+                .push_bind(item.sealed.clone())
+                .push_bind(json_text(&item.redacted))
+                .push_bind(item.basis.as_ref().map(json_text))
+                .push_bind(item.disclosure_id.clone())
+                .push_bind(instant_text(item.received_at));
+        });
+        insert.push(" ON CONFLICT (notice_id, recipient_dept) DO NOTHING");
+        insert.build().execute(&mut *conn).await?;
     }
     Ok(())
 }
 
 impl NoticeStore for SqliteStore {
-    async fn claim_notice(&self, n: &NoticeRecord) -> Result<Claim, StoreError> {
-        let write = self.write_lock().await;
-        let inserted = sqlx::query(
-            "INSERT INTO notices (id, sender_dept, sender_sub, idempotency_key, body_digest, kind, \
-             subject_pseudonym, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             ON CONFLICT (sender_dept, idempotency_key) DO NOTHING",
-        )
-        .bind(&n.id)
-        .bind(&n.sender_dept)
-        .bind(&n.sender_sub)
-        .bind(&n.idempotency_key)
-        .bind(&n.body_digest)
-        .bind(&n.kind)
-        .bind(&n.subject_pseudonym)
-        .bind(instant_text(n.created_at))
-        .execute(self.pool())
-        .await?
-        .rows_affected();
-        drop(write);
-        if inserted == 1 {
-            return Ok(Claim::New);
-        }
-        match self
-            .notice_by_key(&n.sender_dept, &n.idempotency_key)
-            .await?
-        {
-            Some(existing) => Ok(Claim::Existing(Box::new(existing))),
-            None => Err(StoreError::Conflict("the notice claim vanished".to_owned())),
-        }
-    }
-
     async fn notice_by_key(
         &self,
         dept: &str,
@@ -89,35 +97,6 @@ impl NoticeStore for SqliteStore {
         row.map(NoticeRecord::try_from).transpose()
     }
 
-    async fn complete_notice(
-        &self,
-        notice_id: &str,
-        response: &serde_json::Value,
-        items: &[InboxItem],
-        at: Timestamp,
-    ) -> Result<(), StoreError> {
-        let _write = self.write_lock().await;
-        let mut tx = self.pool().begin().await?;
-        insert_items(&mut tx, items).await?;
-        sqlx::query("UPDATE notices SET response = $1, completed_at = $2 WHERE id = $3")
-            .bind(response.to_string())
-            .bind(instant_text(at))
-            .bind(notice_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn release_claim(&self, notice_id: &str) -> Result<(), StoreError> {
-        let _write = self.write_lock().await;
-        sqlx::query("DELETE FROM notices WHERE id = $1 AND response IS NULL")
-            .bind(notice_id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
     async fn notified_recipients(&self, notice_id: &str) -> Result<Vec<String>, StoreError> {
         let rows: Vec<String> =
             sqlx::query_scalar("SELECT recipient_dept FROM inbox_items WHERE notice_id = $1")
@@ -125,14 +104,6 @@ impl NoticeStore for SqliteStore {
                 .fetch_all(self.pool())
                 .await?;
         Ok(rows)
-    }
-
-    async fn deliver(&self, items: &[InboxItem]) -> Result<(), StoreError> {
-        let _write = self.write_lock().await;
-        let mut tx = self.pool().begin().await?;
-        insert_items(&mut tx, items).await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     async fn inbox(
