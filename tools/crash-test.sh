@@ -14,8 +14,8 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
-export SLUSE_CRASH_ROUNDS="${ROUNDS:-25}"
-[[ -n "${SEED:-}" ]] && export SLUSE_CRASH_SEED="$SEED"
+export SLUSE_TEST_CRASH_ROUNDS="${ROUNDS:-25}"
+[[ -n "${SEED:-}" ]] && export SLUSE_TEST_CRASH_SEED="$SEED"
 log="$(mktemp "${TMPDIR:-/var/tmp}/sluse-crash.XXXXXX.log")"
 
 cd "$root"

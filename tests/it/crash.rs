@@ -6,8 +6,8 @@
 //! gaps), every `disclosure_id` a client was given has its durable record (an answer is only sent
 //! after the commit), and no inbox item exists without the audit record of its delivery.
 //!
-//! `SLUSE_CRASH_ROUNDS` sets the number of kills (3 by default, for CI); `tools/crash-test.sh`
-//! runs the full mode (25). `SLUSE_CRASH_SEED` repeats the kill moments of an earlier run.
+//! `SLUSE_TEST_CRASH_ROUNDS` sets the number of kills (3 by default, for CI); `tools/crash-test.sh`
+//! runs the full mode (25). `SLUSE_TEST_CRASH_SEED` repeats the kill moments of an earlier run.
 
 use std::{
     collections::BTreeSet,
@@ -34,7 +34,7 @@ use crate::{
 const NOTICE_CLIENTS: usize = 12;
 /// Concurrent clients sending pull requests.
 const PULL_CLIENTS: usize = 12;
-/// Kill-and-restart rounds unless `SLUSE_CRASH_ROUNDS` says otherwise.
+/// Kill-and-restart rounds unless `SLUSE_TEST_CRASH_ROUNDS` says otherwise.
 const DEFAULT_ROUNDS: usize = 3;
 /// Kills come at a random moment this long after the round's first answer, at most.
 const MAX_KILL_DELAY_MS: u64 = 1500;
@@ -244,15 +244,15 @@ async fn consenting_subject(base: &str, keys: &TestKeys, subject: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_mid_batch_leaves_a_whole_chain_and_a_record_of_every_answered_disclosure() {
-    let rounds: usize = std::env::var("SLUSE_CRASH_ROUNDS")
+    let rounds: usize = std::env::var("SLUSE_TEST_CRASH_ROUNDS")
         .ok()
-        .map_or(DEFAULT_ROUNDS, |r| r.parse().expect("SLUSE_CRASH_ROUNDS"));
-    let seed: u64 = std::env::var("SLUSE_CRASH_SEED").ok().map_or_else(
+        .map_or(DEFAULT_ROUNDS, |r| r.parse().expect("SLUSE_TEST_CRASH_ROUNDS"));
+    let seed: u64 = std::env::var("SLUSE_TEST_CRASH_SEED").ok().map_or_else(
         || uuid::Uuid::new_v4().as_u64_pair().0,
-        |s| s.parse().expect("SLUSE_CRASH_SEED"),
+        |s| s.parse().expect("SLUSE_TEST_CRASH_SEED"),
     );
     let mut moments = Moments(seed);
-    eprintln!("crash test: {rounds} rounds, SLUSE_CRASH_SEED={seed}");
+    eprintln!("crash test: {rounds} rounds, SLUSE_TEST_CRASH_SEED={seed}");
 
     // A source system in this process: it outlives every kill of the gateway.
     let source = Source::spawn().await;
