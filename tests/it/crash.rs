@@ -246,7 +246,9 @@ async fn consenting_subject(base: &str, keys: &TestKeys, subject: &str) {
 async fn sigkill_mid_batch_leaves_a_whole_chain_and_a_record_of_every_answered_disclosure() {
     let rounds: usize = std::env::var("SLUSE_TEST_CRASH_ROUNDS")
         .ok()
-        .map_or(DEFAULT_ROUNDS, |r| r.parse().expect("SLUSE_TEST_CRASH_ROUNDS"));
+        .map_or(DEFAULT_ROUNDS, |r| {
+            r.parse().expect("SLUSE_TEST_CRASH_ROUNDS")
+        });
     let seed: u64 = std::env::var("SLUSE_TEST_CRASH_SEED").ok().map_or_else(
         || uuid::Uuid::new_v4().as_u64_pair().0,
         |s| s.parse().expect("SLUSE_TEST_CRASH_SEED"),
