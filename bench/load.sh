@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Load benchmark of the gateway's disclosure path against a bare axum endpoint, interleaved in one
-# run. See bench/README.md for what it measures and the latest figures.
+# run, with each server's resident memory (VmRSS during and after each run, VmHWM). See
+# bench/README.md for what it measures and the latest figures.
 #
 #   bench/load.sh                      # 10 s per measurement, 16 and 64 connections, 1 round
 #   DURATION=20 ROUNDS=3 bench/load.sh
@@ -95,15 +96,31 @@ fi
 clk_tck="$(getconf CLK_TCK)"
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
+# Resident memory of a process in KiB from /proc/PID/status: VmRSS (now) or VmHWM (peak since start).
+mem_kib() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+mib() { awk -v k="$1" 'BEGIN{printf "%.1f", k / 1024}'; }
+# Samples VmRSS of PID every 0.2 s into FILE until killed.
+sample_rss() { while kill -0 "$1" 2>/dev/null; do mem_kib "$1" VmRSS >>"$2"; sleep 0.2; done; }
+
 # run NAME CONNS URL SCRIPT PID [ENV...] → appends one TSV line to $work/results.tsv
 run() {
   local name=$1 conns=$2 url=$3 script=$4 pid=$5
   shift 5
   env BENCH_DIR="$here" "$@" wrk -t"$THREADS" -c"$conns" -d"${WARMUP}s" -s "$here/$script" "$url" >/dev/null
-  local before after out
+  local before after out sampler
+  : >"$work/rss.samples"
+  sample_rss "$pid" "$work/rss.samples" &
+  sampler=$!
   before="$(cpu_ticks "$pid")"
   out="$(env BENCH_DIR="$here" "$@" wrk -t"$THREADS" -c"$conns" -d"${DURATION}s" --latency -s "$here/$script" "$url")"
   after="$(cpu_ticks "$pid")"
+  kill "$sampler" 2>/dev/null || true
+  wait "$sampler" 2>/dev/null || true
+  # The server's resident memory during the run (max of the samples), right after it, and its peak.
+  local rss_max rss_after hwm
+  rss_max="$(mib "$(sort -n "$work/rss.samples" | tail -1)")"
+  rss_after="$(mib "$(mem_kib "$pid" VmRSS)")"
+  hwm="$(mib "$(mem_kib "$pid" VmHWM)")"
   echo "$out" >>"$work/wrk.log"
   local line
   line="$(grep '^RESULT' <<<"$out")"
@@ -115,12 +132,15 @@ run() {
   errors="$(awk '{s=0; for(i=7;i<=NF;i++){split($i,a,"="); s+=a[2]} print s}' <<<"$line")"
   local cpu_us
   cpu_us="$(awk -v b="$before" -v a="$after" -v n="$requests" -v t="$clk_tck" 'BEGIN{printf "%.1f", n ? (a-b)*1e6/t/n : 0}')"
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$conns" "$name" "$rps" "$p50" "$p99" "$errors" "$cpu_us" >>"$work/results.tsv"
-  printf '  %-12s c=%-3s %9.0f req/s  p50 %6s µs  p99 %6s µs  errors %s  cpu %s µs/req\n' \
-    "$name" "$conns" "$rps" "$p50" "$p99" "$errors" "$cpu_us" >&2
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$conns" "$name" "$rps" "$p50" "$p99" "$errors" "$cpu_us" \
+    "$rss_max" "$rss_after" "$hwm" >>"$work/results.tsv"
+  printf '  %-12s c=%-3s %9.0f req/s  p50 %6s µs  p99 %6s µs  errors %s  cpu %s µs/req  RSS max %s MiB, after %s MiB, peak %s MiB\n' \
+    "$name" "$conns" "$rps" "$p50" "$p99" "$errors" "$cpu_us" "$rss_max" "$rss_after" "$hwm" >&2
 }
 
 echo "load: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); ${DURATION}s per run, wrk -t$THREADS" >&2
+gw_rss_idle="$(mib "$(mem_kib "$gw_pid" VmRSS)")"
+echo "gateway RSS before the load: $gw_rss_idle MiB" >&2
 : >"$work/results.tsv"
 run_id="$(date +%s)-$$"
 for round in $(seq "$ROUNDS"); do
@@ -133,6 +153,8 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
+gw_rss_end="$(mib "$(mem_kib "$gw_pid" VmRSS)")"
+gw_hwm_end="$(mib "$(mem_kib "$gw_pid" VmHWM)")"
 
 # --- the trail is intact after the load ----------------------------------------------------------
 dpo_token="$(token TOKEN_DORTE_DPO)"
@@ -142,15 +164,17 @@ verify="$(curl -fsS "$gw/v1/audit/verify" -H "Authorization: Bearer $dpo_token" 
 echo
 echo "disk fsync: $fsync_line"
 echo "load average after: $load_after; audit verify: $(jq -c '{ok, records: (.records // .checked // null)}' <<<"$verify" 2>/dev/null || echo "$verify")"
+echo "gateway (\`sluse demo\`, its simulated sources included) RSS: $gw_rss_idle MiB before the load," \
+  "$gw_rss_end MiB after it, peak (VmHWM) $gw_hwm_end MiB (goal ≤ 100 MiB)"
 echo
-echo "| round | conns | endpoint | req/s | × bare plain | p50 µs | p99 µs | errors | server CPU µs/req |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| round | conns | endpoint | req/s | × bare plain | p50 µs | p99 µs | errors | server CPU µs/req | server RSS max / after / peak MiB |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
 awk -F'\t' '
   { key = $1 SUBSEP $2; if ($3 == "bare-plain") base[key] = $4; rows[NR] = $0 }
   END {
     for (i = 1; i <= NR; i++) {
       split(rows[i], f, "\t"); key = f[1] SUBSEP f[2]
       ratio = (base[key] > 0) ? sprintf("%.3f", f[4] / base[key]) : "-"
-      printf "| %s | %s | %s | %.0f | %s | %s | %s | %s | %s |\n", f[1], f[2], f[3], f[4], ratio, f[5], f[6], f[7], f[8]
+      printf "| %s | %s | %s | %.0f | %s | %s | %s | %s | %s | %s / %s / %s |\n", f[1], f[2], f[3], f[4], ratio, f[5], f[6], f[7], f[8], f[9], f[10], f[11]
     }
   }' "$work/results.tsv"

@@ -17,7 +17,7 @@ use crate::{
     clock::SharedClock,
     config::Config,
     cpr::PseudonymKey,
-    keys::{self, KeyError, SigningKey},
+    keys::{self, KeyError, SharedSigningKey, SigningKey},
     ops::{ConcurrencyLimit, RateLimits},
     policy::{PolicyBundle, PolicyErrors},
     server,
@@ -87,7 +87,7 @@ struct Inner {
     concurrency: ConcurrencyLimit,
     clock: SharedClock,
     pseudonym_key: PseudonymKey,
-    signing_key: Arc<SigningKey>,
+    signing_key: SharedSigningKey,
     sources: Sources,
     audit: AuditLog,
 }
@@ -144,9 +144,14 @@ impl AppState {
     pub fn sources(&self) -> &Sources {
         &self.inner.sources
     }
-    /// The audit checkpoint signing key.
-    pub fn signing_key(&self) -> &SigningKey {
-        &self.inner.signing_key
+    /// The audit checkpoint signing key in force (take it once per use: a reload may swap it).
+    pub fn signing_key(&self) -> Arc<SigningKey> {
+        self.inner.signing_key.current()
+    }
+    /// Puts a validated signing key in force; later checkpoints are signed with it. Returns the
+    /// key it replaced.
+    pub fn replace_signing_key(&self, key: SigningKey) -> Arc<SigningKey> {
+        self.inner.signing_key.replace(key)
     }
     /// The audit log: append a record before releasing anything.
     pub fn audit(&self) -> &AuditLog {
@@ -208,7 +213,7 @@ impl Application {
             header_read_timeout: Duration::from_millis(config.server.header_read_timeout_ms),
             max_header_bytes: config.server.max_header_bytes,
         };
-        let signing_key = Arc::new(signing_key);
+        let signing_key = SharedSigningKey::new(signing_key);
         let (audit, audit_task) = AuditLog::start(
             store.clone(),
             signing_key.clone(),

@@ -7,8 +7,10 @@ use std::{
     io::Write,
     os::unix::fs::OpenOptionsExt,
     path::{Path, PathBuf},
+    sync::Arc,
 };
 
+use arc_swap::ArcSwap;
 use base64::{Engine, engine::general_purpose::STANDARD};
 use ring::{
     rand::{SecureRandom, SystemRandom},
@@ -61,6 +63,42 @@ pub struct SigningKey {
     pub pair: Ed25519KeyPair,
     /// A short, stable id: the first 16 hex digits of SHA-256 over the public key.
     pub key_id: String,
+}
+
+/// The signing key in force, shared by the appender (which signs checkpoints with it) and the
+/// handlers (which publish its public half). `SIGHUP` swaps it for a rotated key without a restart;
+/// a checkpoint is signed with whichever key is in force when it is signed, and carries its id.
+/// Cheap to clone: every clone sees the same swaps.
+#[derive(Debug, Clone)]
+pub struct SharedSigningKey(Arc<ArcSwap<SigningKey>>);
+
+impl SharedSigningKey {
+    /// A handle holding `key`.
+    pub fn new(key: SigningKey) -> SharedSigningKey {
+        SharedSigningKey(Arc::new(ArcSwap::from_pointee(key)))
+    }
+
+    /// The key in force (take it once per use: a reload may swap it).
+    pub fn current(&self) -> Arc<SigningKey> {
+        self.0.load_full()
+    }
+
+    /// Puts `key` in force; returns the key it replaced.
+    pub fn replace(&self, key: SigningKey) -> Arc<SigningKey> {
+        self.0.swap(Arc::new(key))
+    }
+}
+
+impl From<SigningKey> for SharedSigningKey {
+    fn from(key: SigningKey) -> Self {
+        SharedSigningKey::new(key)
+    }
+}
+
+impl From<Arc<SigningKey>> for SharedSigningKey {
+    fn from(key: Arc<SigningKey>) -> Self {
+        SharedSigningKey(Arc::new(ArcSwap::new(key)))
+    }
 }
 
 /// What `keygen` did with one file.
@@ -197,6 +235,42 @@ pub fn retired_signing_keys(path: &Path) -> Vec<SigningKey> {
         .collect()
 }
 
+/// Loads the signing key at `path` to replace `current` (on `SIGHUP`), checking first that the
+/// swap loses nothing: the new key must sign and verify, and unless it is `current` itself,
+/// `current` must be kept as a retired key next to it (as `sluse keygen --rotate-signing-key`
+/// leaves it), or the checkpoints it signed could no longer be verified. `Ok(None)`: the file
+/// still holds `current`.
+pub fn load_replacement_signing_key(
+    path: &Path,
+    current: &SigningKey,
+) -> Result<Option<SigningKey>, KeyError> {
+    const KEY: &str = "audit.signing_key";
+    let new = load_signing_key(path)?;
+    if new.key_id == current.key_id {
+        return Ok(None);
+    }
+    let invalid = |problem: String| KeyError::Invalid {
+        key: KEY,
+        path: path.to_owned(),
+        problem,
+    };
+    let probe = b"sluse signing key reload probe";
+    let signature = new.pair.sign(probe);
+    ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, new.pair.public_key())
+        .verify(probe, signature.as_ref())
+        .map_err(|_| invalid("the key does not verify its own signature".to_owned()))?;
+    let kept = retired_path(path, &current.key_id);
+    match load_signing_key(&kept) {
+        Ok(retired) if retired.key_id == current.key_id => Ok(Some(new)),
+        _ => Err(invalid(format!(
+            "the key in force (`{}`) is not kept as `{}`, so the checkpoints it signed could not \
+             be verified; rotate with `sluse keygen --rotate-signing-key`",
+            current.key_id,
+            kept.display()
+        ))),
+    }
+}
+
 /// Loads the pseudonym key named by `audit.pseudonym_key`.
 pub fn load_pseudonym_key(path: &Path) -> Result<PseudonymKey, KeyError> {
     const KEY: &str = "audit.pseudonym_key";
@@ -325,5 +399,56 @@ mod tests {
         let secret = fs::read_to_string(&audit.pseudonym_key).unwrap();
         let body = secret.lines().nth(1).unwrap();
         assert!(!message.contains(body));
+    }
+
+    #[test]
+    fn a_replacement_key_is_taken_only_when_the_key_in_force_is_kept_for_verification() {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = audit_config(dir.path());
+        keygen(&audit).unwrap();
+        let current = load_signing_key(&audit.signing_key).unwrap();
+        // The same key: nothing to do.
+        assert!(
+            load_replacement_signing_key(&audit.signing_key, &current)
+                .unwrap()
+                .is_none()
+        );
+        // A rotated key: taken, the old one is kept.
+        let (_, old_id, new_id) = rotate_signing_key(&audit.signing_key).unwrap();
+        assert_eq!(old_id, current.key_id);
+        let new = load_replacement_signing_key(&audit.signing_key, &current)
+            .unwrap()
+            .unwrap();
+        assert_eq!(new.key_id, new_id);
+        // A key put in place without keeping the one in force: refused, naming the remedy.
+        fs::remove_file(&audit.signing_key).unwrap();
+        let rng = SystemRandom::new();
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+        write_new(
+            &audit.signing_key,
+            &pem_encode(SIGNING_LABEL, pkcs8.as_ref()),
+        )
+        .unwrap();
+        let message = load_replacement_signing_key(&audit.signing_key, &new)
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("--rotate-signing-key"), "{message}");
+        // Not a key at all: refused.
+        fs::write(&audit.signing_key, "not a key").unwrap();
+        assert!(load_replacement_signing_key(&audit.signing_key, &new).is_err());
+    }
+
+    #[test]
+    fn a_shared_key_swap_is_seen_by_every_clone() {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = audit_config(dir.path());
+        keygen(&audit).unwrap();
+        let shared = SharedSigningKey::new(load_signing_key(&audit.signing_key).unwrap());
+        let clone = shared.clone();
+        let before = clone.current().key_id.clone();
+        rotate_signing_key(&audit.signing_key).unwrap();
+        let old = shared.replace(load_signing_key(&audit.signing_key).unwrap());
+        assert_eq!(old.key_id, before);
+        assert_ne!(clone.current().key_id, before);
     }
 }

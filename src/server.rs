@@ -8,9 +8,16 @@ use hyper_util::{rt::TokioExecutor, server::conn::auto::Builder};
 
 /// Connection hardening: how long a client may take to send its request headers, and how large
 /// they may be. Slow or bloated clients are cut off without holding a worker.
+///
+/// hyper's HTTP/1 header timeout starts only once the protocol is known, and the protocol is known
+/// only after the first bytes: a connection that sends nothing (or stalls inside the HTTP/2
+/// preface) would be held for ever, one file descriptor each. So the same timeout also bounds the
+/// time from accept (after the TLS handshake, which axum-server bounds at 10 s) to the first
+/// request.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Time allowed for the request line and headers (slowloris).
+    /// Time allowed for the request line and headers (slowloris), and from accept to the first
+    /// request.
     pub header_read_timeout: Duration,
     /// Largest request head accepted (HTTP/1 buffer and HTTP/2 header list).
     pub max_header_bytes: usize,
@@ -48,12 +55,20 @@ pub async fn serve(
             let mut server =
                 axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(tls))?;
             harden(server.http_builder());
-            server.handle(handle).serve(service).await
+            server
+                .first_request_timeout(limits.header_read_timeout)
+                .handle(handle)
+                .serve(service)
+                .await
         }
         None => {
             let mut server = axum_server::from_tcp(listener)?;
             harden(server.http_builder());
-            server.handle(handle).serve(service).await
+            server
+                .first_request_timeout(limits.header_read_timeout)
+                .handle(handle)
+                .serve(service)
+                .await
         }
     }
 }

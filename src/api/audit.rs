@@ -28,7 +28,7 @@ pub async fn verify(
     principal: Principal,
 ) -> Result<Json<Verification>, ApiError> {
     principal.require_role(&[Role::Dpo])?;
-    let keys = verification_keys(state.signing_key(), &state.config().audit.signing_key);
+    let keys = verification_keys(&state.signing_key(), &state.config().audit.signing_key);
     let result = audit::verify(state.store(), &keys, None, |_| {}).await?;
     if let Some(bad) = &result.first_bad {
         tracing::warn!(seq = bad.seq, problem = %bad.problem, "audit chain verification failed");
@@ -57,7 +57,7 @@ pub async fn checkpoints(
     Ok(Json(CheckpointsAnswer {
         set: CheckpointSet {
             checkpoints: audit::all_checkpoints(state.store()).await?,
-            public_keys: verification_keys(state.signing_key(), &state.config().audit.signing_key),
+            public_keys: verification_keys(&state.signing_key(), &state.config().audit.signing_key),
         },
         witnesses: state.store().witness_signatures().await?,
     }))

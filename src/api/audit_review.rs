@@ -120,11 +120,11 @@ pub async fn witness(
     let seq: u64 = seq
         .parse()
         .map_err(|_| ApiError::NotFound("no checkpoint at that seq".to_owned()))?;
-    let own = &state.signing_key().key_id;
+    let own = state.signing_key().key_id.clone();
     let checkpoint = audit::all_checkpoints(state.store())
         .await?
         .into_iter()
-        .find(|c| c.seq == seq && &c.key_id == own)
+        .find(|c| c.seq == seq && c.key_id == own)
         .ok_or_else(|| ApiError::NotFound(format!("no checkpoint at seq {seq}")))?;
     check_cosignature(&checkpoint, &body)
         .map_err(|(field, detail)| ApiError::unprocessable("invalid_signature", field, detail))?;

@@ -9,7 +9,7 @@
 //! Checkpoints are signed every `checkpoint_every` records, every `checkpoint_interval` when
 //! records were added, and at shutdown.
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use tokio::{
     sync::{mpsc, oneshot},
@@ -21,7 +21,7 @@ use super::{
     AuditError, AuditRecord, AuditStore, ChainedRecord, checkpoint,
     entry::{Appended, Entry, chained_records},
 };
-use crate::{clock::SharedClock, config::AuditConfig, keys::SigningKey, store::Store};
+use crate::{clock::SharedClock, config::AuditConfig, keys::SharedSigningKey, store::Store};
 
 /// How the appender batches and checkpoints.
 #[derive(Debug, Clone)]
@@ -84,14 +84,14 @@ impl AuditLog {
     /// Spawns the appender task on the current runtime.
     pub fn start(
         store: Store,
-        key: Arc<SigningKey>,
+        key: impl Into<SharedSigningKey>,
         clock: SharedClock,
         config: AppenderConfig,
     ) -> (AuditLog, JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(config.queue.max(1));
         let task = Appender {
             store,
-            key,
+            key: key.into(),
             clock,
             config,
             since_checkpoint: 0,
@@ -185,7 +185,7 @@ fn count_decisions(chained: &[&ChainedRecord], size: usize, elapsed: Duration) {
 
 struct Appender {
     store: Store,
-    key: Arc<SigningKey>,
+    key: SharedSigningKey,
     clock: SharedClock,
     config: AppenderConfig,
     /// Records this process appended since its last checkpoint.
@@ -307,7 +307,8 @@ impl Appender {
     }
 
     async fn sign_and_store(&self, seq: u64, hash: &str) -> bool {
-        let Some(checkpoint) = checkpoint::sign(&self.key, seq, hash, self.clock.now()) else {
+        let Some(checkpoint) = checkpoint::sign(&self.key.current(), seq, hash, self.clock.now())
+        else {
             tracing::error!(
                 seq,
                 "the audit head's hash is not a hash; no checkpoint signed"

@@ -57,7 +57,7 @@ const FAMILIES: [(&str, &str, &str); 11] = [
     (
         "sluse_reloads_total",
         "counter",
-        "Reloads of the policy bundle or the issuers' key sets, by what and result.",
+        "Reloads of the policy bundle, the issuers' key sets or the signing key, by what and result.",
     ),
     (
         "sluse_token_cache_hits_total",

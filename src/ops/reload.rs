@@ -1,9 +1,12 @@
-//! Live reload: `SIGHUP` reloads the policy bundle and the issuers' key sets; a JWKS file that
-//! changes on disk is reloaded on its own (its modification time and size are polled).
+//! Live reload: `SIGHUP` reloads the policy bundle, the issuers' key sets and the audit signing
+//! key; a JWKS file that changes on disk is reloaded on its own (its modification time and size are
+//! polled).
 //!
 //! A new bundle is validated completely before it replaces the one in force; an invalid one is
 //! refused and logged, and the old one stays. Decisions made after the swap carry the new bundle's
-//! version in their audit records.
+//! version in their audit records. Likewise a rotated signing key (`sluse keygen
+//! --rotate-signing-key`) is checked before it is put in force, and checkpoints signed after the
+//! swap carry its `key_id`; an unusable key file is refused and the key in force stays.
 
 use std::{
     path::PathBuf,
@@ -78,6 +81,39 @@ pub fn reload_jwks(state: &AppState) -> Result<(), String> {
     }
 }
 
+/// Reloads the audit signing key from `audit.signing_key` when the file holds another key than the
+/// one in force (see [`crate::keys::load_replacement_signing_key`] for what is checked). Returns
+/// the id of the key now in force, or why nothing changed.
+pub fn reload_signing_key(state: &AppState) -> Result<String, String> {
+    let current = state.signing_key();
+    let path = &state.config().audit.signing_key;
+    match crate::keys::load_replacement_signing_key(path, &current) {
+        Ok(None) => Ok(current.key_id.clone()),
+        Ok(Some(key)) => {
+            let key_id = key.key_id.clone();
+            let old = state.replace_signing_key(key);
+            metrics::inc(
+                "sluse_reloads_total",
+                &[("what", "signing_key"), ("result", "ok")],
+            );
+            tracing::info!(key_id = %key_id, previous = %old.key_id, "audit signing key reloaded");
+            Ok(key_id)
+        }
+        Err(e) => {
+            metrics::inc(
+                "sluse_reloads_total",
+                &[("what", "signing_key"), ("result", "refused")],
+            );
+            tracing::error!(
+                key_id = %current.key_id,
+                problem = %e,
+                "signing key reload refused; the key in force stays"
+            );
+            Err(e.to_string())
+        }
+    }
+}
+
 /// What identifies a file's contents cheaply: modification time and size.
 fn stamp(path: &PathBuf) -> Option<(SystemTime, u64)> {
     let meta = std::fs::metadata(path).ok()?;
@@ -96,8 +132,11 @@ pub fn spawn(state: AppState) -> Vec<JoinHandle<()>> {
             return;
         };
         while hup.recv().await.is_some() {
-            tracing::info!("SIGHUP: reloading the policy bundle and the issuer key sets");
+            tracing::info!(
+                "SIGHUP: reloading the policy bundle, the issuer key sets and the signing key"
+            );
             let _ = reload_policies(&on_hup);
+            let _ = reload_signing_key(&on_hup);
         }
     }));
     let interval = state.config().auth.jwks_poll_interval_s;

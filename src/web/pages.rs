@@ -21,7 +21,7 @@ use super::{
 use crate::{
     audit::{
         self, AuditDecision, AuditFilter, AuditStore, ChainedRecord, Verification,
-        checkpoint::public_key,
+        checkpoint::verification_keys,
         query,
         report::{self, instant_text},
     },
@@ -456,7 +456,11 @@ pub async fn verify_now(
     let job = Arc::new(VerifyJob::new(total, state.app.clock().now()));
     if state.sessions.start_verification(&signed.id, job.clone()) {
         let store = state.app.store().clone();
-        let keys = [public_key(state.app.signing_key())];
+        // The key in force and every retired one: checkpoints signed before a rotation verify too.
+        let keys = verification_keys(
+            &state.app.signing_key(),
+            &state.app.config().audit.signing_key,
+        );
         tokio::spawn(async move {
             let result = audit::verify(&store, &keys, None, |n| job.progress(n)).await;
             if let Ok(v) = &result

@@ -848,11 +848,11 @@ async fn checkpoints_are_listed_with_the_public_key_that_verifies_them() {
     };
     let empty = get().await;
     assert!(empty.checkpoints.is_empty());
-    assert_eq!(empty.public_keys, vec![public_key(state.signing_key())]);
+    assert_eq!(empty.public_keys, vec![public_key(&state.signing_key())]);
 
     let chained = state.audit().append(record(1)).await.unwrap();
     let signed = audit::checkpoint::sign(
-        state.signing_key(),
+        &state.signing_key(),
         chained.seq,
         &chained.hash,
         state.clock().now(),

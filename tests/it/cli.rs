@@ -83,12 +83,18 @@ impl Process {
 
 /// Starts `sluse serve` on a prepared config and returns the process and its base URL.
 pub async fn serve(config: &Path) -> (Process, String) {
+    serve_with_env(config, &[]).await
+}
+
+/// [`serve`] with extra environment variables (e.g. `SLUSE_AUDIT__CHECKPOINT_EVERY`).
+pub async fn serve_with_env(config: &Path, env: &[(&str, &str)]) -> (Process, String) {
     crate::helpers::init();
     let mut command = sluse();
     command
         .args(["serve", "--config"])
         .arg(config)
-        .env("SLUSE_LOG", "info");
+        .env("SLUSE_LOG", "info")
+        .envs(env.iter().copied());
     let mut process = Process::spawn(command);
     let line = process.wait_for("\"serving\"");
     let event: serde_json::Value = serde_json::from_str(&line).unwrap();

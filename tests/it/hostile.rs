@@ -1,5 +1,6 @@
-//! Slow and hostile clients: a client that never finishes its headers is cut off, oversized headers
-//! are refused, and many idle connections do not stop service to others.
+//! Slow and hostile clients: a client that never finishes its headers is cut off, and so is one that
+//! never sends a byte or stalls inside the HTTP/2 preface; oversized headers are refused, and many
+//! idle connections do not stop service to others (`tools/idle-connections.sh` opens 10 000).
 
 use std::time::Duration;
 
@@ -46,6 +47,32 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
         answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
         "{answer}"
     );
+}
+
+#[tokio::test]
+async fn a_client_that_never_sends_a_byte_is_cut_off() {
+    let app = spawn_hardened().await;
+    let mut silent = TcpStream::connect(addr(&app)).await.unwrap();
+    assert_eq!(app.get("/healthz", None).await.status(), 200);
+    let answer = read_until_closed(&mut silent, Duration::from_secs(5)).await;
+    assert_eq!(
+        answer.as_deref(),
+        Some(""),
+        "the server closes a connection that sends nothing within the header read timeout"
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_stalls_inside_the_http2_preface_is_cut_off() {
+    let app = spawn_hardened().await;
+    let mut slow = TcpStream::connect(addr(&app)).await.unwrap();
+    // 23 of the preface's 24 bytes: the server cannot yet tell HTTP/1 from HTTP/2.
+    slow.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r")
+        .await
+        .unwrap();
+    assert_eq!(app.get("/healthz", None).await.status(), 200);
+    let answer = read_until_closed(&mut slow, Duration::from_secs(5)).await;
+    assert!(answer.is_some(), "the server closes a stalled preface");
 }
 
 #[tokio::test]

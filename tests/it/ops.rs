@@ -1,6 +1,6 @@
 //! Operations: rate limits (429 with `Retry-After`), `/metrics`, policy reload on SIGHUP (a valid
-//! and an invalid bundle, in a child process), JWKS reload when the file changes, and audit
-//! verification across a signing-key rotation.
+//! and an invalid bundle, in a child process), JWKS reload when the file changes, audit
+//! verification across a signing-key rotation, and a rotated signing key put in force by SIGHUP.
 
 use std::{path::Path, sync::Arc, time::Duration};
 
@@ -9,7 +9,7 @@ use sluse::{app::Application, clock::SystemClock, config::Config};
 use sqlx::Connection;
 
 use crate::{
-    cli::{serve, sluse},
+    cli::{serve, serve_with_env, sluse},
     exchange::{CONTACT, DPO, World},
     helpers::{Backend, Options, prepare, problem, spawn_with},
     tokens::TestKeys,
@@ -400,6 +400,177 @@ async fn the_chain_verifies_across_a_signing_key_rotation() {
             crate::helpers::drop_pg_database(&admin, &name).await;
         }
     }
+}
+
+/// `GET /v1/audit/checkpoints` as the DPO.
+async fn checkpoint_set(client: &reqwest::Client, base: &str, dpo: &str) -> Value {
+    let response = client
+        .get(format!("{base}/v1/audit/checkpoints"))
+        .bearer_auth(dpo)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// Waits until the gateway has signed a checkpoint at `seq` or later; returns the newest one.
+async fn checkpoint_at(client: &reqwest::Client, base: &str, dpo: &str, seq: u64) -> Value {
+    for _ in 0..100 {
+        let set = checkpoint_set(client, base, dpo).await;
+        let newest = set["checkpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .max_by_key(|c| c["seq"].as_u64().unwrap())
+            .cloned();
+        if let Some(c) = newest.filter(|c| c["seq"].as_u64().unwrap() >= seq) {
+            return c;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no checkpoint at seq {seq} or later");
+}
+
+async fn audit_head(db: &Path) -> u64 {
+    let url = format!("sqlite://{}", db.display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let seq: i64 = sqlx::query_scalar("SELECT seq FROM audit_head WHERE id = 1")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    u64::try_from(seq).unwrap()
+}
+
+#[tokio::test]
+async fn sighup_puts_a_rotated_signing_key_in_force_and_refuses_an_unusable_one() {
+    let (dir, config, keys, _) = prepare(&Options::default()).await;
+    let db = dir.path().join("sluse.db");
+    let key_file = dir.path().join("keys/audit-signing.key");
+    // A checkpoint after every commit, so each notice is followed by one.
+    let (mut process, base) =
+        serve_with_env(&config, &[("SLUSE_AUDIT__CHECKPOINT_EVERY", "1")]).await;
+    let client = reqwest::Client::new();
+    let dpo = keys.token(DPO.0, DPO.1, DPO.2);
+    let pid = process.child.id().to_string();
+    let hup = || {
+        std::process::Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap();
+    };
+
+    // Arrange: a checkpoint signed with the first key.
+    assert_eq!(
+        notice(&client, &base, &keys, "k1", &cpr16(4121))
+            .await
+            .status(),
+        202
+    );
+    let first = checkpoint_at(&client, &base, &dpo, audit_head(&db).await).await;
+    let old_id = first["key_id"].as_str().unwrap().to_owned();
+
+    // Act: rotate the key on disk, then SIGHUP.
+    let output = sluse()
+        .args(["keygen", "--rotate-signing-key", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    hup();
+    let line = process.wait_for("audit signing key reloaded");
+    assert!(line.contains(&old_id), "the previous key is named: {line}");
+
+    // Assert: the next checkpoint carries the new key's id; both keys are published and verify.
+    assert_eq!(
+        notice(&client, &base, &keys, "k2", &cpr16(4122))
+            .await
+            .status(),
+        202
+    );
+    let second = checkpoint_at(&client, &base, &dpo, audit_head(&db).await).await;
+    let new_id = second["key_id"].as_str().unwrap().to_owned();
+    assert_ne!(
+        new_id, old_id,
+        "checkpoints after the reload are signed with the new key"
+    );
+    let set = checkpoint_set(&client, &base, &dpo).await;
+    let published: Vec<&str> = set["public_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["key_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(published, vec![new_id.as_str(), old_id.as_str()], "{set}");
+    let verified: Value = client
+        .get(format!("{base}/v1/audit/verify"))
+        .bearer_auth(&dpo)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verified["ok"], true, "{verified}");
+
+    // An unusable key file is refused and logged; the key in force keeps signing.
+    let good = std::fs::read(&key_file).unwrap();
+    std::fs::write(
+        &key_file,
+        "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    hup();
+    let line = process.wait_for("signing key reload refused");
+    assert!(line.contains(&new_id), "{line}");
+    // So is a new key that does not keep the one in force for verification.
+    std::fs::remove_file(&key_file).unwrap();
+    sluse::keys::keygen(&Config::load(&config).unwrap().audit).unwrap();
+    hup();
+    let line = process.wait_for("signing key reload refused");
+    assert!(line.contains("rotate-signing-key"), "{line}");
+    assert_eq!(
+        notice(&client, &base, &keys, "k3", &cpr16(4123))
+            .await
+            .status(),
+        202
+    );
+    let third = checkpoint_at(&client, &base, &dpo, audit_head(&db).await).await;
+    assert_eq!(third["key_id"], new_id.as_str());
+    std::fs::remove_file(&key_file).unwrap();
+    std::fs::write(&key_file, good).unwrap();
+    let (code, _) = process.terminate();
+    assert_eq!(code, Some(0));
+
+    // `sluse audit verify` checks the checkpoints of both keys.
+    let output = sluse()
+        .args(["audit", "verify", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let signed_by: std::collections::BTreeSet<String> = {
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        let ids: Vec<String> = sqlx::query_scalar("SELECT key_id FROM audit_checkpoints")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        ids.into_iter().collect()
+    };
+    assert_eq!(signed_by, [new_id, old_id].into_iter().collect());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

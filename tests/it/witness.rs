@@ -42,7 +42,7 @@ async fn grow(app: &DpoApp, n: i64) -> u64 {
 
 async fn checkpoint_head(app: &DpoApp, last: &ChainedRecord) {
     let cp = checkpoint::sign(
-        app.state.signing_key(),
+        &app.state.signing_key(),
         last.seq,
         &last.hash,
         app.state.clock().now(),
