@@ -123,7 +123,10 @@ gw_ticks() { local s=0 p; for p in "${gw_pids[@]}"; do s=$((s + $(ticks "$p")));
 # The whole PostgreSQL server: the postmaster, its live children (backends, WAL writer, checkpointer
 # …) and, through the postmaster's cutime/cstime, the children that exited meanwhile. Other sessions
 # on the server count too (benchmarks do not overlap under the lock; tests may).
-postmaster="$(ps -o ppid= -p "$(pgrep -f "postgres: .* $db " | head -1)" | tr -d ' ')"
+backend="$(pgrep -f "postgres: .* $db " | head -1 || true)"
+postmaster="$( [[ -n "$backend" ]] && ps -o ppid= -p "$backend" | tr -d ' ' || true)"
+[[ -n "$postmaster" && -r "/proc/$postmaster/stat" ]] \
+  || { echo "cannot find the PostgreSQL server's processes (is it on this machine?)" >&2; exit 1; }
 pg_ticks() {
   local s p
   s="$(awk '{print $14 + $15 + $16 + $17}' "/proc/$postmaster/stat")"
