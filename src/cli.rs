@@ -62,6 +62,12 @@ pub enum Command {
         /// The port to listen on (0 picks a free one).
         #[arg(long, default_value_t = 8080)]
         port: u16,
+        /// Keep the demo's state in this PostgreSQL database (`postgres://…`) instead of a SQLite
+        /// file in the data directory: it is migrated and the demo cases are loaded into it. The URL
+        /// is written into the demo's config file, so a second replica can serve the same database:
+        /// `SLUSE_SERVER__LISTEN=127.0.0.1:PORT sluse serve --config <data dir>/sluse.toml`.
+        #[arg(long, value_name = "URL")]
+        database_url: Option<String>,
     },
     /// Work with policy bundles.
     #[command(subcommand)]
@@ -178,8 +184,17 @@ pub fn run(cli: Cli) -> ExitCode {
             println!("{line}");
             Ok(())
         })),
-        Command::Demo { data_dir, port } => match runtime() {
-            Ok(rt) => report(rt.block_on(demo::run(data_dir, port, log_format))),
+        Command::Demo {
+            data_dir,
+            port,
+            database_url,
+        } => match runtime() {
+            Ok(rt) => report(rt.block_on(demo::run(
+                data_dir,
+                port,
+                database_url.as_deref(),
+                log_format,
+            ))),
             Err(e) => report(Err(e)),
         },
     }

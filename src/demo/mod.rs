@@ -4,6 +4,11 @@
 //! of the shipped policies, a config file, a SQLite database), starts the gateway with plain HTTP on
 //! 127.0.0.1, and prints the base URL with a ready-made token and `curl` line for each role.
 //! The tokens are signed by a demo issuer whose key lives only in the data directory.
+//!
+//! With `--database-url postgres://…` the state lives in that PostgreSQL database instead (migrated
+//! and seeded with the demo cases), and the config file names it: `sluse serve --config` on that file
+//! (with `SLUSE_SERVER__LISTEN` for another port) is a second replica that shares the database, the
+//! keys, the demo issuer's JWKS and the simulated source systems, which live as long as the demo.
 
 mod cases;
 mod sources;
@@ -95,9 +100,12 @@ const USERS: [DemoUser; 8] = [
 ];
 
 /// Prepares the data directory and serves until SIGINT/SIGTERM.
+///
+/// `database_url`: a `postgres://` database to use instead of the data directory's SQLite file.
 pub async fn run(
     data_dir: Option<PathBuf>,
     port: u16,
+    database_url: Option<&str>,
     log_format: Option<crate::config::LogFormat>,
 ) -> Result<(), String> {
     let dir = match data_dir {
@@ -112,7 +120,7 @@ pub async fn run(
     let sources = sources::start(&cases::cases(today))
         .await
         .map_err(|e| format!("cannot start the simulated source systems: {e}"))?;
-    let config_path = prepare(&dir, port, &sources)?;
+    let config_path = prepare(&dir, port, database_url, &sources)?;
     let mut config = Config::load(&config_path).map_err(|e| e.to_string())?;
     if let Some(format) = log_format {
         config.log.format = format;
@@ -138,7 +146,14 @@ pub async fn run(
     let addr = app.local_addr().map_err(|e| e.to_string())?;
     let base = format!("http://{addr}");
     let issuer = DemoIssuer::load(&dir.join("demo-issuer.key")).map_err(|e| e.to_string())?;
-    print_welcome(&base, &dir, &config_path, &issuer, clock.as_ref())?;
+    print_welcome(
+        &base,
+        &dir,
+        &config_path,
+        database_url.is_some(),
+        &issuer,
+        clock.as_ref(),
+    )?;
     print!("{}", walkthrough::text(&base, &cases, &example));
     app.run_until(server::shutdown_signal())
         .await
@@ -146,8 +161,22 @@ pub async fn run(
 }
 
 /// Writes everything the demo needs into `dir` (keeping what is already there) and returns the
-/// config file's path.
-pub fn prepare(dir: &Path, port: u16, sources: &[(String, String)]) -> Result<PathBuf, String> {
+/// config file's path. `database_url`: the database the config names instead of `sqlite://sluse.db`;
+/// it must be a `postgres://` (or `postgresql://`) URL.
+pub fn prepare(
+    dir: &Path,
+    port: u16,
+    database_url: Option<&str>,
+    sources: &[(String, String)],
+) -> Result<PathBuf, String> {
+    if let Some(url) = database_url
+        && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+    {
+        return Err(
+            "`--database-url` must be a postgres:// URL (the default is SQLite in the data directory)"
+                .to_owned(),
+        );
+    }
     fs::create_dir_all(dir).map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
     let issuer_key = dir.join("demo-issuer.key");
     let issuer = if issuer_key.exists() {
@@ -164,7 +193,7 @@ pub fn prepare(dir: &Path, port: u16, sources: &[(String, String)]) -> Result<Pa
         copy_dir(&shipped_policies(), &policies)?;
     }
     let config_path = dir.join("sluse.toml");
-    fs::write(&config_path, demo_config(port, sources))
+    fs::write(&config_path, demo_config(port, database_url, sources))
         .map_err(|e| format!("cannot write `{}`: {e}", config_path.display()))?;
     let config = Config::load(&config_path).map_err(|e| e.to_string())?;
     keys::keygen(&config.audit).map_err(|e| e.to_string())?;
@@ -176,7 +205,9 @@ pub fn shipped_policies() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/policies"))
 }
 
-fn demo_config(port: u16, sources: &[(String, String)]) -> String {
+fn demo_config(port: u16, database_url: Option<&str>, sources: &[(String, String)]) -> String {
+    // A JSON string literal is a valid TOML basic string (same escapes).
+    let database_url = serde_json::Value::from(database_url.unwrap_or("sqlite://sluse.db"));
     let mut config = format!(
         r#"# Written by `sluse demo`. Paths are relative to this file.
 [server]
@@ -184,7 +215,7 @@ listen = "127.0.0.1:{port}"
 plain_http = true
 
 [database]
-url = "sqlite://sluse.db"
+url = {database_url}
 
 [policies]
 dir = "policies"
@@ -214,6 +245,7 @@ fn print_welcome(
     base: &str,
     dir: &Path,
     config: &Path,
+    postgres: bool,
     issuer: &DemoIssuer,
     clock: &dyn Clock,
 ) -> Result<(), String> {
@@ -224,6 +256,13 @@ fn print_welcome(
         dir.display(),
         config.display()
     );
+    if postgres {
+        println!("database: PostgreSQL, as given by --database-url. Another replica on it:");
+        println!(
+            "  SLUSE_SERVER__LISTEN=127.0.0.1:8081 sluse serve --config {}",
+            config.display()
+        );
+    }
     println!();
     println!("Tokens (valid 12 hours), one per demo user:");
     for user in &USERS {

@@ -77,7 +77,17 @@ impl Process {
         while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
             self.seen.push(line);
         }
-        (status.code(), self.seen)
+        (status.code(), std::mem::take(&mut self.seen))
+    }
+}
+
+impl Drop for Process {
+    /// A test that fails half-way does not leave its `sluse` process running.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
@@ -345,6 +355,157 @@ async fn demo_starts_and_answers_readyz() {
     assert_eq!(me["role"], "dpo");
     let (code, _) = process.terminate();
     assert_eq!(code, Some(0));
+}
+
+#[test]
+fn demo_refuses_a_database_url_that_is_not_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = sluse()
+        .args([
+            "demo",
+            "--port",
+            "0",
+            "--database-url",
+            "mysql://db/sluse",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("postgres://"), "{stderr}");
+}
+
+/// `sluse demo --database-url postgres://…` migrates and seeds that database, serves a permitted
+/// notice, and `sluse serve --config <demo dir>/sluse.toml` on another port is a second replica on
+/// the same database that accepts the demo's tokens and reaches its simulated sources.
+#[tokio::test]
+async fn demo_on_postgres_serves_permitted_requests_and_a_second_replica_shares_it() {
+    let admin = match std::env::var("SLUSE_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => {
+            eprintln!("note: demo on PostgreSQL skipped: SLUSE_TEST_POSTGRES_URL is not set");
+            return;
+        }
+    };
+    crate::helpers::init();
+    let (url, name) = crate::helpers::create_pg_database(&admin).await;
+    let _drop = DropDatabase(admin, name);
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = sluse();
+    command
+        .args(["demo", "--port", "0", "--data-dir"])
+        .arg(dir.path())
+        .arg("--database-url")
+        .arg(&url)
+        .env("SLUSE_LOG", "warn");
+    let mut demo = Process::spawn(command);
+    let line = demo.wait_for("Sluse demo gateway at ");
+    let base = line.rsplit(' ').next().unwrap().to_owned();
+    demo.wait_for("database: PostgreSQL");
+    let mut token = |var: &str| {
+        let line = demo.wait_for(&format!("export {var}="));
+        line.split('\'').nth(1).unwrap().to_owned()
+    };
+    let kp = token("TOKEN_JONAS_KP");
+    let school = token("TOKEN_NORDSKOLEN_SYSTEM");
+    let dpo = token("TOKEN_DORTE_DPO");
+    let line = demo.wait_for("EMMA=");
+    let emma = line
+        .split("EMMA=")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .unwrap()
+        .to_owned();
+    let config = std::fs::read_to_string(dir.path().join("sluse.toml")).unwrap();
+    assert!(config.contains(&format!("url = \"{url}\"")), "{config}");
+    assert!(!dir.path().join("sluse.db").exists());
+
+    let client = reqwest::Client::new();
+    let answer: serde_json::Value = client
+        .post(format!("{base}/v1/notices"))
+        .bearer_auth(&school)
+        .header("Idempotency-Key", "pg-demo-1")
+        .json(&serde_json::json!({
+            "kind": "absence", "subject": emma,
+            "data": {"period": {"from": "2026-08-10", "to": "2026-10-31"},
+                     "unlawful_absence_pct": 18, "absence_band": ">=15", "parent_contacts": 3}
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        answer["deliveries"].as_array().map(Vec::len),
+        Some(2),
+        "{answer}"
+    );
+
+    // The second replica: the same config, another port, the same database.
+    let mut command = sluse();
+    command
+        .args(["--log-format", "json", "serve", "--config"])
+        .arg(dir.path().join("sluse.toml"))
+        .env("SLUSE_SERVER__LISTEN", "127.0.0.1:0")
+        .env("SLUSE_LOG", "info");
+    let mut replica = Process::spawn(command);
+    let line = replica.wait_for("\"serving\"");
+    let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let second = format!("http://{}", event["addr"].as_str().unwrap());
+    assert_ne!(second, base);
+    let pulled: serde_json::Value = client
+        .post(format!("{second}/v1/requests"))
+        .bearer_auth(&kp)
+        .json(&serde_json::json!({
+            "subject": emma, "category": "social.measures",
+            "purpose": "kui.contact_person", "source": "social-services"
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(pulled["data"].is_object(), "{pulled}");
+    // One chain across both: the notice's 2 records from the demo, the pull's from the replica.
+    for gateway in [&base, &second] {
+        let verify: serde_json::Value = client
+            .get(format!("{gateway}/v1/audit/verify"))
+            .bearer_auth(&dpo)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(verify["ok"], true, "{verify}");
+        assert_eq!(verify["records"], 3, "{verify}");
+    }
+    let (code, _) = replica.terminate();
+    assert_eq!(code, Some(0));
+    let (code, _) = demo.terminate();
+    assert_eq!(code, Some(0));
+}
+
+/// Drops a test's PostgreSQL database when the test ends, also when it fails.
+struct DropDatabase(String, String);
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        let (admin, name) = (self.0.clone(), self.1.clone());
+        // Drop is synchronous; the database is dropped from a thread with its own runtime.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(crate::helpers::drop_pg_database(&admin, &name));
+        })
+        .join();
+    }
 }
 
 #[test]

@@ -237,7 +237,7 @@ impl Drop for TestApp {
     }
 }
 
-async fn create_pg_database(admin_url: &str) -> (String, String) {
+pub async fn create_pg_database(admin_url: &str) -> (String, String) {
     use sqlx::Connection;
     let name = format!("sluse_t_{}", uuid::Uuid::new_v4().simple());
     let mut conn = sqlx::PgConnection::connect(admin_url).await.unwrap();
