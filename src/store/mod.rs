@@ -164,7 +164,7 @@ impl Store {
     /// Closes the pool, waiting for connections to be returned.
     pub async fn close(&self) {
         match self {
-            Store::Sqlite(s) => s.pool().close().await,
+            Store::Sqlite(s) => s.close().await,
             Store::Postgres(s) => s.pool().close().await,
         }
     }

@@ -84,7 +84,7 @@ impl AuditStore for SqliteStore {
                 .collect());
         }
         let _write = self.write_lock().await;
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.appender_pool().begin_with("BEGIN IMMEDIATE").await?;
         let (head_seq, head_hash): (i64, String) =
             sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
                 .fetch_one(&mut *tx)

@@ -27,10 +27,32 @@ mod notices;
 
 use super::{OpenMode, StoreError};
 
+/// A pool of up to `max` connections to the database of `options`.
+async fn pool_of(max: u32, options: SqliteConnectOptions) -> Result<SqlitePool, StoreError> {
+    SqlitePoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(5))
+        // A connection to a local file does not go stale; the default ping on every acquire
+        // costs a round trip to the connection's thread per query.
+        .test_before_acquire(false)
+        .connect_with(options)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("14") => {
+                StoreError::NotMigrated("the database file does not exist".to_owned())
+            }
+            _ => StoreError::from(e),
+        })
+}
+
 /// A pool of SQLite connections.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// One connection for the audit appender's batches, so their statements (one text per batch
+    /// shape) stay prepared in its statement cache and its page cache keeps the indexes' inner
+    /// pages, instead of being spread over every connection of the pool.
+    appender: SqlitePool,
     writer: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -52,22 +74,11 @@ impl SqliteStore {
             // threshold: a commit then costs its WAL append and fsync, never a checkpoint's.
             // (Closing the last connection still checkpoints, so short-lived commands are fine.)
             .pragma("wal_autocheckpoint", "0");
-        let pool = SqlitePoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(5))
-            // A connection to a local file does not go stale; the default ping on every acquire
-            // costs a round trip to the connection's thread per query.
-            .test_before_acquire(false)
-            .connect_with(options)
-            .await
-            .map_err(|e| match &e {
-                sqlx::Error::Database(db) if db.code().as_deref() == Some("14") => {
-                    StoreError::NotMigrated("the database file does not exist".to_owned())
-                }
-                _ => StoreError::from(e),
-            })?;
+        let pool = pool_of(max_connections, options.clone()).await?;
+        let appender = pool_of(1, options).await?;
         Ok(SqliteStore {
             pool,
+            appender,
             writer: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
@@ -76,6 +87,17 @@ impl SqliteStore {
     /// writers hold no connection; never taken twice by one task).
     pub(super) async fn write_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
         self.writer.lock().await
+    }
+
+    /// The audit appender's own connection.
+    pub(super) fn appender_pool(&self) -> &SqlitePool {
+        &self.appender
+    }
+
+    /// Closes both pools.
+    pub(super) async fn close(&self) {
+        self.appender.close().await;
+        self.pool.close().await;
     }
 
     /// The pool, for the store implementations.
