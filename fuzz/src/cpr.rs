@@ -143,9 +143,13 @@ fn birth_date(digits: &str) -> Option<Date> {
     .ok()
 }
 
-/// A serde error must not show any run of 4 or more digits of the input (its own "at line L
-/// column C" suffix aside).
+/// A serde error about the value must not show any run of 4 or more digits of the input (its own
+/// "at line L column C" suffix aside). Syntax errors are serde_json's own fixed messages (one names
+/// the range `\u0000-\u001F`), never the input.
 fn assert_no_digits_of(input: &str, err: &serde_json::Error) {
+    if !err.is_data() {
+        return;
+    }
     let message = err.to_string();
     let message = message
         .rfind(" at line ")

@@ -103,10 +103,10 @@ pub fn check(data: &[u8]) {
     };
     match mode % 4 {
         0 => {
-            if let Ok(token) = std::str::from_utf8(rest) {
-                if let Ok(principal) = verify(token) {
-                    assert_validly_signed(token, &principal);
-                }
+            if let Ok(token) = std::str::from_utf8(rest)
+                && let Ok(principal) = verify(token)
+            {
+                assert_validly_signed(token, &principal);
             }
         }
         m => {
