@@ -141,8 +141,9 @@ fn verify(token: &str) -> Result<Principal, AuthError> {
     result
 }
 
-/// A token over `header` and `claims` (any bytes), signed with the Ed25519 or the RSA key.
-fn check_signed(header: &[u8], claims: &[u8], rsa: bool) {
+/// A token over `header` and `claims` (any bytes), signed with the Ed25519 or the RSA key; whether
+/// it was accepted.
+pub fn check_signed(header: &[u8], claims: &[u8], rsa: bool) -> bool {
     let signing_input = format!("{}.{}", B64.encode(header), B64.encode(claims));
     let sign = |message: &[u8]| -> Vec<u8> {
         if rsa {
@@ -165,9 +166,10 @@ fn check_signed(header: &[u8], claims: &[u8], rsa: bool) {
         "{signing_input}.{}",
         B64.encode(sign(signing_input.as_bytes()))
     );
-    if let Ok(principal) = verify(&token) {
-        assert_validly_signed(&token, &principal);
-        assert_claims_allow(header, claims, &principal);
+    let accepted = verify(&token);
+    if let Ok(principal) = &accepted {
+        assert_validly_signed(&token, principal);
+        assert_claims_allow(header, claims, principal);
     }
 
     // Tampered variants are never accepted, whatever the header and claims.
@@ -185,6 +187,7 @@ fn check_signed(header: &[u8], claims: &[u8], rsa: bool) {
     ] {
         assert!(verify(&forged).is_err(), "accepted a forged token {forged}");
     }
+    accepted.is_ok()
 }
 
 /// An accepted token's signature verifies, with ring, under the key its header names and the

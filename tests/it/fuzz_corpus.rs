@@ -104,3 +104,19 @@ fn the_fuzz_targets_compile_in_every_shipped_policy_file() {
         PolicyBundle::load(&dir).unwrap().version()
     );
 }
+
+/// The `jwt` check does reach acceptance: a well-formed token signed with either fixed key passes,
+/// so the fuzzer's "accepted only if validly signed" assertions are not vacuous.
+#[test]
+fn the_jwt_check_accepts_a_token_signed_with_its_keys() {
+    let claims = serde_json::json!({
+        "iss": jwt::ISSUER, "aud": [jwt::AUDIENCE], "sub": "jonas.kp", "dept": jwt::DEPARTMENTS[0],
+        "role": "contact_person", "exp": jwt::NOW + 3600,
+    })
+    .to_string();
+    let ed = br#"{"alg":"EdDSA","kid":"fuzz-ed"}"#;
+    let rsa = br#"{"alg":"RS256","kid":"fuzz-rsa"}"#;
+    assert!(jwt::check_signed(ed, claims.as_bytes(), false));
+    assert!(jwt::check_signed(rsa, claims.as_bytes(), true));
+    assert!(!jwt::check_signed(rsa, claims.as_bytes(), false));
+}
