@@ -102,6 +102,48 @@ pub(crate) fn read_dir(dir: &Path, sink: &mut Sink) -> Vec<SourceFile> {
             return files;
         }
     }
+    finish(files, sink)
+}
+
+/// The policy files of a bundle given in memory as (relative path, contents) pairs, kept and
+/// refused by the rules [`read_dir`] applies to a directory: a top-level `*.toml` must be one of
+/// the four known files, `categories/*.toml` and `flows/*.toml` are policy, and anything else
+/// (README.md, a nested directory) is skipped. A path given twice is an error.
+pub(crate) fn from_memory(
+    given: impl IntoIterator<Item = (String, String)>,
+    sink: &mut Sink,
+) -> Vec<SourceFile> {
+    let mut files: Vec<SourceFile> = Vec::new();
+    for (rel, text) in given {
+        let in_subdir = [CATEGORIES_DIR, FLOWS_DIR].iter().any(|dir| {
+            rel.strip_prefix(dir)
+                .and_then(|rest| rest.strip_prefix('/'))
+                .is_some_and(|name| name.ends_with(".toml") && !name.contains('/'))
+        });
+        let top_level = !rel.contains('/') && rel.ends_with(".toml");
+        if !in_subdir && !top_level {
+            continue;
+        }
+        if top_level && !TOP_LEVEL.contains(&rel.as_str()) {
+            sink.push(
+                &rel,
+                None,
+                format!(
+                    "unknown policy file `{rel}`: expected one of {}, or a file in `categories/` or `flows/`",
+                    backticked(&TOP_LEVEL)
+                ),
+            );
+        } else if files.iter().any(|f| f.rel == rel) {
+            sink.push(&rel, None, format!("duplicate policy file `{rel}`"));
+        } else {
+            files.push(SourceFile::new(rel, text));
+        }
+    }
+    finish(files, sink)
+}
+
+/// Reports every missing top-level file and sorts the files by relative path.
+fn finish(mut files: Vec<SourceFile>, sink: &mut Sink) -> Vec<SourceFile> {
     for required in TOP_LEVEL {
         if !files.iter().any(|f| f.rel == required) {
             sink.push(required, None, format!("missing policy file `{required}`"));

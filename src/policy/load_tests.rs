@@ -724,3 +724,90 @@ fn policy_check_lists_every_problem_at_once() {
     };
     insta::assert_snapshot!(listing);
 }
+
+// ---- in memory (`PolicyBundle::from_files`, for the fuzz targets) ----
+
+/// The base bundle with `changes`, as (path, contents) pairs.
+fn in_memory(changes: &[(&str, Option<&str>)]) -> Vec<(String, String)> {
+    let mut files: Vec<(String, Option<String>)> = BASE
+        .iter()
+        .map(|(p, t)| ((*p).to_owned(), Some((*t).to_owned())))
+        .collect();
+    for (path, text) in changes {
+        match files.iter_mut().find(|(p, _)| p == path) {
+            Some(slot) => slot.1 = text.map(str::to_owned),
+            None => files.push(((*path).to_owned(), text.map(str::to_owned))),
+        }
+    }
+    files
+        .into_iter()
+        .filter_map(|(p, t)| t.map(|t| (p, t)))
+        .collect()
+}
+
+#[test]
+fn a_bundle_in_memory_loads_as_the_same_files_on_disk_do() {
+    let broken = flow_with(
+        "purpose = \"kui.contact_person\"",
+        "purpose = \"marketing\"",
+    );
+    let cases: [&[(&str, Option<&str>)]; 5] = [
+        &[],
+        &[("flows/school.toml", Some(&broken))],
+        &[("purposes.toml", None)],
+        &[("rules.toml", Some("x = 1")), ("README.md", Some("notes"))],
+        &[("categories/absence.toml", Some("id = ["))],
+    ];
+    for changes in cases {
+        let from_disk = load_with(changes);
+        let from_memory = PolicyBundle::from_files(in_memory(changes));
+        match (from_disk, from_memory) {
+            (Ok(disk), Ok(memory)) => assert_eq!(disk.version(), memory.version(), "{changes:?}"),
+            (Err(disk), Err(memory)) => assert_eq!(disk, memory, "{changes:?}"),
+            (disk, memory) => panic!("{changes:?}: {disk:?} vs {memory:?}"),
+        }
+    }
+}
+
+#[test]
+fn the_shipped_bundle_in_memory_has_the_version_of_the_directory() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    let mut files = Vec::new();
+    for sub in ["", "categories", "flows"] {
+        for entry in std::fs::read_dir(dir.join(sub)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                let rel = if sub.is_empty() {
+                    name
+                } else {
+                    format!("{sub}/{name}")
+                };
+                files.push((rel, std::fs::read_to_string(&path).unwrap()));
+            }
+        }
+    }
+    let from_memory = PolicyBundle::from_files(files).unwrap();
+    assert_eq!(
+        from_memory.version(),
+        PolicyBundle::load(&dir).unwrap().version()
+    );
+}
+
+#[test]
+fn a_file_given_twice_in_memory_is_an_error_and_nested_paths_are_not_policy() {
+    let mut files = in_memory(&[]);
+    files.push(files[0].clone());
+    files.push(("flows/old/school.toml".into(), "not toml".into()));
+    files.push(("notes/flows.toml".into(), "not toml".into()));
+    let errors: Vec<String> = PolicyBundle::from_files(files)
+        .unwrap_err()
+        .errors()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        errors,
+        ["departments.toml: duplicate policy file `departments.toml`"]
+    );
+}

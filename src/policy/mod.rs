@@ -70,6 +70,21 @@ impl PolicyBundle {
         sink.finish(bundle)
     }
 
+    /// Parses and validates a bundle given in memory as (path relative to the policy directory,
+    /// contents) pairs — `("flows/school.toml", "[[flow]] …")` — with the checks of
+    /// [`PolicyBundle::load`] once a directory's files are read, and the same version for the same
+    /// files. Paths that would not be policy files in a directory (`README.md`) are skipped; a path
+    /// given twice is an error. For the fuzz targets (`fuzz/`) and tests: the gateway loads from disk.
+    pub fn from_files(
+        files: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<PolicyBundle, PolicyErrors> {
+        let mut sink = error::Sink::default();
+        let files = file::from_memory(files, &mut sink);
+        let version = file::version(&files);
+        let bundle = compile::compile(&files, version, &mut sink);
+        sink.finish(bundle)
+    }
+
     /// The bundle's version: SHA-256 (lowercase hex) of its files, carried by every decision.
     pub fn version(&self) -> &str {
         &self.version

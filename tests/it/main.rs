@@ -16,6 +16,7 @@ mod deploy;
 mod dpo;
 mod errors;
 mod exchange;
+mod fuzz_corpus;
 mod helpers;
 mod hostile;
 mod identity;
