@@ -110,14 +110,38 @@ class Browser:
     def wait_for(self, path_prefix, timeout=20):
         """Waits until the page at a URL whose path starts with `path_prefix` has loaded."""
         deadline = time.time() + timeout
+        state = None
         while time.time() < deadline:
-            state = self.evaluate("[location.pathname + location.search, document.readyState]")
-            if state and state[0].startswith(path_prefix) and state[1] == "complete":
-                return self.evaluate("document.documentElement.outerHTML")
+            # One evaluation for the URL, the state and the page: a navigation that starts between
+            # two evaluations would leave no document to read. One made mid-navigation may fail.
+            # The page must be a new one (no mark of `act`/`goto`), not the one navigated from.
+            try:
+                state = self.evaluate(
+                    "[location.pathname + location.search, document.readyState,"
+                    " document.documentElement ? document.documentElement.outerHTML : null,"
+                    " typeof window.__sluseOld === 'undefined']"
+                )
+            except RuntimeError:
+                state = None
+            if (
+                state
+                and state[0].startswith(path_prefix)
+                and state[1] == "complete"
+                and state[2] is not None
+                and state[3]
+            ):
+                return state[2]
             time.sleep(0.1)
-        raise RuntimeError(f"no page at {path_prefix} (now at {state})")
+        raise RuntimeError(f"no page at {path_prefix} (now at {state[:2] if state else None})")
+
+    def act(self, expression):
+        """Runs `expression`, which navigates; marks the current page first so that `wait_for`
+        waits for the next one."""
+        self.evaluate("window.__sluseOld = true")
+        self.evaluate(expression)
 
     def goto(self, url, path_prefix):
+        self.evaluate("window.__sluseOld = true")
         self.call("Page.navigate", {"url": url}, session=True)
         return self.wait_for(path_prefix)
 
@@ -201,7 +225,7 @@ def main():
         expect(html, "Access token", page="sign-in form")
 
         # Sign in: paste the DPO's token into the form and submit it, as a person would.
-        browser.evaluate(
+        browser.act(
             "(() => { const f = document.querySelector('form');"
             " f.querySelector('[name=token]').value = %s; f.submit(); })()"
             % json.dumps(tokens["TOKEN_DORTE_DPO"]))
@@ -209,7 +233,7 @@ def main():
         expect(html, "Disclosures and refusals", "Signed in as dorte.dpo", page="search page")
 
         # Search: the disclosures to social services.
-        browser.evaluate(
+        browser.act(
             "(() => { const f = document.querySelector('form.filters');"
             " f.querySelector('[name=department]').value = 'social-services'; f.submit(); })()")
         html = browser.wait_for("/dpo/?")
@@ -217,7 +241,7 @@ def main():
         browser.screenshot(os.path.join(out_dir, "dpo-search.png"))
 
         # Open the first record of the results.
-        browser.evaluate("document.querySelector('a[href^=\"/dpo/records/\"]').click()")
+        browser.act("document.querySelector('a[href^=\"/dpo/records/\"]').click()")
         html = browser.wait_for("/dpo/records/")
         expect(html, "Disclosure id", "Previous hash", "school.absence", "nordskolen",
                page="record page")
