@@ -162,7 +162,7 @@ impl Batch {
     pub(super) fn plan(
         head_seq: i64,
         head_hash: &str,
-        entries: Vec<Entry>,
+        mut entries: Vec<Entry>,
         inserted: &[String],
     ) -> Result<Batch, StoreError> {
         let (seq, hash) = head_position(head_seq, head_hash)?;
@@ -171,10 +171,10 @@ impl Batch {
             .map(|e| e.notice.as_ref().is_some_and(|n| !inserted.contains(&n.id)))
             .collect();
         let items = entries
-            .iter()
+            .iter_mut()
             .zip(&taken)
             .filter(|(_, taken)| !**taken)
-            .flat_map(|(e, _)| e.items.iter().cloned())
+            .flat_map(|(e, _)| std::mem::take(&mut e.items))
             .collect();
         let outcomes = chain_entries(seq, hash, entries, |i| taken[i]);
         Ok(Batch { outcomes, items })
