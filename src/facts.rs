@@ -5,10 +5,10 @@
 use jiff::civil::Date;
 
 use crate::{
-    consent::{Consent, ConsentStore},
+    consent::Consent,
     cpr::{Cpr, PseudonymKey},
     policy::{AssignmentFact, ConsentFact, Facts},
-    registry::{AssignmentStatus, AssignmentStore},
+    registry::AssignmentStatus,
     store::{Store, StoreError},
 };
 
@@ -20,22 +20,20 @@ pub async fn gather(
     today: Date,
 ) -> Result<Facts, StoreError> {
     let pseudonym = subject.pseudonym(key);
-    let (assignments, consents) = tokio::try_join!(
-        store.assignments_of(&pseudonym),
-        store.consents_of(&pseudonym)
-    )?;
+    let registry = store.registry_of(&pseudonym).await?;
     Ok(Facts {
         subject_age: subject.age_on(today),
         subject_birth_date: subject.birth_date(),
-        assignments: assignments
-            .into_iter()
+        assignments: registry
+            .assignments
+            .iter()
             .filter(|a| a.status == AssignmentStatus::Active)
             .map(|a| AssignmentFact {
-                contact_person: a.contact_person,
-                department: a.department,
+                contact_person: a.contact_person.clone(),
+                department: a.department.clone(),
             })
             .collect(),
-        consents: consents.iter().map(consent_fact).collect(),
+        consents: registry.consents.iter().map(consent_fact).collect(),
     })
 }
 

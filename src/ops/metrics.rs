@@ -13,7 +13,7 @@ use std::{
 };
 
 /// Every series this process exports: name, type, help.
-const FAMILIES: [(&str, &str, &str); 11] = [
+const FAMILIES: [(&str, &str, &str); 12] = [
     (
         "sluse_http_requests_total",
         "counter",
@@ -38,6 +38,11 @@ const FAMILIES: [(&str, &str, &str); 11] = [
         "sluse_audit_append_seconds",
         "histogram",
         "Time to chain and commit one audit batch.",
+    ),
+    (
+        "sluse_sqlite_wal_restart_seconds",
+        "histogram",
+        "Time the SQLite writers waited while the WAL was rewound (RESTART checkpoint).",
     ),
     (
         "sluse_source_request_seconds",

@@ -26,6 +26,15 @@ use crate::config::{Backend, DatabaseConfig};
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// A subject's entries in the registry: what a decision's facts are made of.
+#[derive(Debug, Default)]
+pub struct SubjectRegistry {
+    /// Every assignment, newest first.
+    pub assignments: Vec<crate::registry::Assignment>,
+    /// Every consent, oldest first.
+    pub consents: Vec<crate::consent::Consent>,
+}
+
 /// A storage failure. Messages name the operation, never the data.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -115,8 +124,23 @@ impl Store {
     /// the tasks run until aborted.
     pub fn spawn_maintenance(&self) -> Vec<tokio::task::JoinHandle<()>> {
         match self {
-            Store::Sqlite(s) => vec![s.spawn_checkpointer(std::time::Duration::from_millis(500))],
+            Store::Sqlite(s) => vec![s.spawn_checkpointer(
+                std::time::Duration::from_millis(500),
+                sqlite::WAL_RESTART_FRAMES,
+            )],
             Store::Postgres(_) => Vec::new(),
+        }
+    }
+
+    /// A subject's assignments (newest first) and consents (oldest first), read together; on
+    /// SQLite from memory while no registry write has happened since they were read.
+    pub async fn registry_of(
+        &self,
+        subject: &crate::cpr::Pseudonym,
+    ) -> Result<std::sync::Arc<SubjectRegistry>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.registry_of(subject).await,
+            Store::Postgres(s) => s.registry_of(subject).await,
         }
     }
 

@@ -369,6 +369,18 @@ impl World {
         serde_json::from_str(&text).unwrap()
     }
 
+    /// The contact person's pull that must be refused; returns the problem's reason codes and body.
+    pub async fn pull_refused(
+        &self,
+        subject: &str,
+        category: &str,
+        source: &str,
+    ) -> (Vec<String>, Value) {
+        let body = problem(self.pull(CONTACT, subject, category, source).await, 403).await;
+        assert_eq!(body["decision"], "deny", "{body}");
+        (codes(&body["reasons"]), body)
+    }
+
     /// `GET /v1/audit/verify` as the DPO.
     pub async fn verify(&self) -> Value {
         let response = self
@@ -838,21 +850,57 @@ async fn a_consent_withdrawn_between_two_requests_refuses_the_second_with_consen
                 200,
             )
             .await;
-        let body = problem(
-            world
-                .pull(CONTACT, &emma, "social.measures", "social-services")
-                .await,
-            403,
-        )
-        .await;
-        assert_eq!(body["decision"], "deny");
-        assert!(
-            codes(&body["reasons"]).contains(&"consent_withdrawn".to_owned()),
-            "{body}"
-        );
+        let (reasons, body) = world
+            .pull_refused(&emma, "social.measures", "social-services")
+            .await;
+        assert!(reasons.contains(&"consent_withdrawn".to_owned()), "{body}");
         assert_eq!(world.source.calls(), 1);
         let row = world.audit_row(&body["disclosure_id"]).await;
         assert!(row.reason_codes().contains(&"consent_withdrawn".to_owned()));
+    }
+}
+
+/// Each registry write is in force for the very next decision about the subject, although the
+/// decision before it read (and, on SQLite, cached) the subject's rows.
+#[tokio::test]
+async fn a_consent_recorded_or_an_assignment_ended_between_two_requests_decides_the_next() {
+    for backend in Backend::all() {
+        let world = World::start(backend).await;
+        let emma = world.cpr(16, 4131);
+        world
+            .source
+            .insert(&emma, "social.measures", measures_record());
+        let assignment = world
+            .expect(
+                "/v1/assignments",
+                CASEWORKER,
+                &json!({"subject": emma, "contact_person": CONTACT.0}),
+                201,
+            )
+            .await;
+        let (reasons, _) = world
+            .pull_refused(&emma, "social.measures", "social-services")
+            .await;
+        assert!(reasons.contains(&"no_consent".to_owned()));
+
+        world.consent(&emma, 16, &["social.measures"], false).await;
+        world
+            .pull_ok(&emma, "social.measures", "social-services")
+            .await;
+
+        world
+            .expect(
+                &format!("/v1/assignments/{}/end", assignment["id"].as_str().unwrap()),
+                CASEWORKER,
+                &json!({"reason": "moved"}),
+                200,
+            )
+            .await;
+        let (reasons, body) = world
+            .pull_refused(&emma, "social.measures", "social-services")
+            .await;
+        assert!(reasons.contains(&"not_need_to_know".to_owned()), "{body}");
+        assert_eq!(world.source.calls(), 1);
     }
 }
 

@@ -72,13 +72,22 @@ impl AssignmentStore for PgStore {
     }
 
     async fn assignments_of(&self, subject: &Pseudonym) -> Result<Vec<Assignment>, StoreError> {
-        let rows: Vec<AssignmentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM assignments WHERE subject_pseudonym = $1 \
-             ORDER BY assignments.created_at DESC, assignments.id"
-        )))
-        .bind(subject.as_str())
-        .fetch_all(self.pool())
-        .await?;
-        rows.into_iter().map(Assignment::try_from).collect()
+        assignments_of(self.pool(), subject).await
     }
+}
+
+/// Every assignment of a subject, newest first, through `executor` (the pool, or a connection
+/// already held for several reads).
+pub(super) async fn assignments_of<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    subject: &Pseudonym,
+) -> Result<Vec<Assignment>, StoreError> {
+    let rows: Vec<AssignmentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM assignments WHERE subject_pseudonym = $1 \
+         ORDER BY assignments.created_at DESC, assignments.id"
+    )))
+    .bind(subject.as_str())
+    .fetch_all(executor)
+    .await?;
+    rows.into_iter().map(Assignment::try_from).collect()
 }

@@ -114,12 +114,22 @@ impl ConsentStore for PgStore {
     }
 
     async fn consents_of(&self, subject: &Pseudonym) -> Result<Vec<Consent>, StoreError> {
-        let rows: Vec<ConsentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM consents WHERE subject_pseudonym = $1 ORDER BY consents.recorded_at, consents.id"
-        )))
-        .bind(subject.as_str())
-        .fetch_all(self.pool())
-        .await?;
-        rows.into_iter().map(Consent::try_from).collect()
+        consents_of(self.pool(), subject).await
     }
+}
+
+/// Every consent of a subject, oldest first, through `executor` (the pool, or a connection
+/// already held for several reads).
+pub(super) async fn consents_of<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    subject: &Pseudonym,
+) -> Result<Vec<Consent>, StoreError> {
+    let rows: Vec<ConsentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM consents WHERE subject_pseudonym = $1 \
+         ORDER BY consents.recorded_at, consents.id"
+    )))
+    .bind(subject.as_str())
+    .fetch_all(executor)
+    .await?;
+    rows.into_iter().map(Consent::try_from).collect()
 }

@@ -14,7 +14,7 @@ mod audit_query;
 mod consents;
 mod notices;
 
-use super::StoreError;
+use super::{StoreError, SubjectRegistry};
 
 /// A pool of PostgreSQL connections.
 #[derive(Debug, Clone)]
@@ -34,6 +34,20 @@ impl PgStore {
             .connect_with(options)
             .await?;
         Ok(PgStore { pool })
+    }
+
+    /// A subject's assignments and consents (the facts of a decision), read on one connection:
+    /// the pool charges a round trip on every acquire and release, so two reads on one
+    /// connection cost half of one each. Never cached: another replica may have written.
+    pub(super) async fn registry_of(
+        &self,
+        subject: &crate::cpr::Pseudonym,
+    ) -> Result<std::sync::Arc<SubjectRegistry>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(std::sync::Arc::new(SubjectRegistry {
+            assignments: assignments::assignments_of(&mut *conn, subject).await?,
+            consents: consents::consents_of(&mut *conn, subject).await?,
+        }))
     }
 
     /// The pool, for the store implementations.

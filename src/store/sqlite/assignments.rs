@@ -14,7 +14,7 @@ const COLUMNS: &str = "id, subject_pseudonym, contact_person, department, start_
 
 impl AssignmentStore for SqliteStore {
     async fn insert_assignment(&self, a: &Assignment) -> Result<(), StoreError> {
-        let _write = self.write_lock().await;
+        let _write = self.registry_write().await;
         sqlx::query(
             "INSERT INTO assignments (id, subject_pseudonym, contact_person, department, start_date, \
              status, end_reason, ended_at, created_by, created_at) \
@@ -41,7 +41,7 @@ impl AssignmentStore for SqliteStore {
         reason: EndReason,
         at: Timestamp,
     ) -> Result<Option<Assignment>, StoreError> {
-        let _write = self.write_lock().await;
+        let _write = self.registry_write().await;
         let row: Option<AssignmentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "UPDATE assignments SET status = 'ended', end_reason = $1, ended_at = $2 \
              WHERE id = $3 AND status = 'active' RETURNING {COLUMNS}"
@@ -65,13 +65,22 @@ impl AssignmentStore for SqliteStore {
     }
 
     async fn assignments_of(&self, subject: &Pseudonym) -> Result<Vec<Assignment>, StoreError> {
-        let rows: Vec<AssignmentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM assignments WHERE subject_pseudonym = $1 \
-             ORDER BY created_at DESC, id"
-        )))
-        .bind(subject.as_str())
-        .fetch_all(self.pool())
-        .await?;
-        rows.into_iter().map(Assignment::try_from).collect()
+        assignments_of(self.pool(), subject).await
     }
+}
+
+/// Every assignment of a subject, newest first, through `executor` (the pool, or a connection
+/// already held for several reads).
+pub(super) async fn assignments_of<'e>(
+    executor: impl sqlx::SqliteExecutor<'e>,
+    subject: &Pseudonym,
+) -> Result<Vec<Assignment>, StoreError> {
+    let rows: Vec<AssignmentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM assignments WHERE subject_pseudonym = $1 \
+         ORDER BY created_at DESC, id"
+    )))
+    .bind(subject.as_str())
+    .fetch_all(executor)
+    .await?;
+    rows.into_iter().map(Assignment::try_from).collect()
 }

@@ -17,7 +17,7 @@ const COLUMNS: &str = "id, subject_pseudonym, givers, categories, recipients, pu
 
 impl ConsentStore for SqliteStore {
     async fn insert_consent(&self, c: &Consent) -> Result<(), StoreError> {
-        let _write = self.write_lock().await;
+        let _write = self.registry_write().await;
         let mut tx = self.pool().begin().await?;
         sqlx::query(
             "INSERT INTO consents (id, subject_pseudonym, givers, categories, recipients, purposes, \
@@ -58,7 +58,7 @@ impl ConsentStore for SqliteStore {
         id: &str,
         w: &Withdrawal,
     ) -> Result<Option<Consent>, StoreError> {
-        let _write = self.write_lock().await;
+        let _write = self.registry_write().await;
         let mut tx = self.pool().begin().await?;
         let updated = sqlx::query(
             "UPDATE consents SET withdrawn_at = $1, withdrawn_by = $2, withdraw_reason = $3 \
@@ -104,12 +104,21 @@ impl ConsentStore for SqliteStore {
     }
 
     async fn consents_of(&self, subject: &Pseudonym) -> Result<Vec<Consent>, StoreError> {
-        let rows: Vec<ConsentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM consents WHERE subject_pseudonym = $1 ORDER BY recorded_at, id"
-        )))
-        .bind(subject.as_str())
-        .fetch_all(self.pool())
-        .await?;
-        rows.into_iter().map(Consent::try_from).collect()
+        consents_of(self.pool(), subject).await
     }
+}
+
+/// Every consent of a subject, oldest first, through `executor` (the pool, or a connection
+/// already held for several reads).
+pub(super) async fn consents_of<'e>(
+    executor: impl sqlx::SqliteExecutor<'e>,
+    subject: &Pseudonym,
+) -> Result<Vec<Consent>, StoreError> {
+    let rows: Vec<ConsentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM consents WHERE subject_pseudonym = $1 ORDER BY recorded_at, id"
+    )))
+    .bind(subject.as_str())
+    .fetch_all(executor)
+    .await?;
+    rows.into_iter().map(Consent::try_from).collect()
 }

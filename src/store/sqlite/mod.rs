@@ -24,8 +24,16 @@ pub(super) use audit::SELECT_COLUMNS;
 mod audit_query;
 mod consents;
 mod notices;
+mod registry_cache;
 
-use super::{OpenMode, StoreError};
+use super::{OpenMode, StoreError, SubjectRegistry};
+
+/// WAL frames (pages, about 4 KiB each) after which the checkpointer makes the WAL start over:
+/// 16 MiB, a few seconds of the heaviest load.
+pub(super) const WAL_RESTART_FRAMES: i64 = 4096;
+
+/// The WAL file's size once it has started over (`journal_size_limit`).
+const WAL_SIZE_LIMIT_BYTES: i64 = 32 * 1024 * 1024;
 
 /// A pool of up to `max` connections to the database of `options`.
 async fn pool_of(max: u32, options: SqliteConnectOptions) -> Result<SqlitePool, StoreError> {
@@ -54,6 +62,7 @@ pub struct SqliteStore {
     /// pages, instead of being spread over every connection of the pool.
     appender: SqlitePool,
     writer: Arc<tokio::sync::Mutex<()>>,
+    registry: Arc<registry_cache::RegistryCache>,
 }
 
 impl SqliteStore {
@@ -73,13 +82,17 @@ impl SqliteStore {
             // Checkpoints run from `spawn_checkpointer`, not inside whichever commit crosses the
             // threshold: a commit then costs its WAL append and fsync, never a checkpoint's.
             // (Closing the last connection still checkpoints, so short-lived commands are fine.)
-            .pragma("wal_autocheckpoint", "0");
+            .pragma("wal_autocheckpoint", "0")
+            // After a restart, a WAL file larger than this is cut back, so one burst does not
+            // keep its disk space for good.
+            .pragma("journal_size_limit", WAL_SIZE_LIMIT_BYTES.to_string());
         let pool = pool_of(max_connections, options.clone()).await?;
         let appender = pool_of(1, options).await?;
         Ok(SqliteStore {
             pool,
             appender,
             writer: Arc::new(tokio::sync::Mutex::new(())),
+            registry: Arc::default(),
         })
     }
 
@@ -89,9 +102,36 @@ impl SqliteStore {
         self.writer.lock().await
     }
 
+    /// The write lock for a write to assignments or consents; dropping it marks the cached
+    /// registry stale.
+    pub(super) async fn registry_write(&self) -> registry_cache::RegistryWrite<'_> {
+        registry_cache::RegistryWrite::new(self.writer.lock().await, &self.registry)
+    }
+
     /// The audit appender's own connection.
     pub(super) fn appender_pool(&self) -> &SqlitePool {
         &self.appender
+    }
+
+    /// A subject's assignments and consents (the facts of a decision): from the registry cache,
+    /// or read on one connection (the pool charges a round trip to the connection on every
+    /// release, so two reads on one connection cost one acquire and one ping instead of two).
+    pub(super) async fn registry_of(
+        &self,
+        subject: &crate::cpr::Pseudonym,
+    ) -> Result<Arc<SubjectRegistry>, StoreError> {
+        if let Some(cached) = self.registry.get(subject.as_str()) {
+            return Ok(cached);
+        }
+        let generation = self.registry.generation();
+        let mut conn = self.pool.acquire().await?;
+        let registry = Arc::new(SubjectRegistry {
+            assignments: assignments::assignments_of(&mut *conn, subject).await?,
+            consents: consents::consents_of(&mut *conn, subject).await?,
+        });
+        self.registry
+            .put(subject.as_str(), generation, registry.clone());
+        Ok(registry)
     }
 
     /// Closes both pools.
@@ -105,23 +145,57 @@ impl SqliteStore {
         &self.pool
     }
 
-    /// Copies the WAL back into the database file every `every`, off the commit path (PASSIVE: it
-    /// never waits for, nor blocks, the writer). Runs until aborted.
-    pub fn spawn_checkpointer(&self, every: Duration) -> tokio::task::JoinHandle<()> {
-        let pool = self.pool.clone();
+    /// Copies the WAL back into the database file every `every`, off the commit path, and keeps
+    /// the WAL from growing without bound. Runs until aborted.
+    ///
+    /// A PASSIVE checkpoint never waits for, nor blocks, anyone; but under steady load it never
+    /// lets the WAL start over either: SQLite rewinds the WAL only when a writer begins while
+    /// every frame is copied back and no reader still reads from the WAL, and with the pool's
+    /// readers always busy that moment never comes (the WAL grew to a gigabyte in 90 seconds of
+    /// notices). So once the WAL is over `restart_frames`, a RESTART checkpoint runs under
+    /// the process's write lock: the appender waits for it (the PASSIVE pass has already copied
+    /// nearly every frame, so it is short), readers drain, and the next commit writes the WAL
+    /// from its start again.
+    pub fn spawn_checkpointer(
+        &self,
+        every: Duration,
+        restart_frames: i64,
+    ) -> tokio::task::JoinHandle<()> {
+        let store = self.clone();
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(every);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticker.tick().await;
-                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                    .execute(&pool)
-                    .await
-                {
+                if let Err(e) = store.checkpoint(restart_frames).await {
                     tracing::warn!(error = %e, "WAL checkpoint failed; retrying later");
                 }
             }
         })
+    }
+
+    /// One checkpoint pass: PASSIVE, then RESTART when the WAL has grown past `restart_frames`.
+    async fn checkpoint(&self, restart_frames: i64) -> Result<(), StoreError> {
+        let (_busy, frames, _copied): (i64, i64, i64) =
+            sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+                .fetch_one(&self.pool)
+                .await?;
+        if frames >= restart_frames {
+            let _write = self.write_lock().await;
+            let started = std::time::Instant::now();
+            let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(RESTART)")
+                .fetch_one(&self.pool)
+                .await?;
+            crate::ops::metrics::observe_latency(
+                "sluse_sqlite_wal_restart_seconds",
+                &[],
+                started.elapsed(),
+            );
+            if busy != 0 {
+                tracing::debug!(frames, "WAL restart postponed: a reader outlasted the wait");
+            }
+        }
+        Ok(())
     }
 
     pub(super) async fn applied_migrations(&self) -> Result<BTreeMap<i64, Vec<u8>>, StoreError> {
