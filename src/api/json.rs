@@ -61,32 +61,41 @@ pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
 /// Deserializes `bytes`, turning a failure into a 400 that names the field.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|error| {
-        let path = error.path().to_string();
-        let inner = error.into_inner();
-        let detail = describe(&inner);
-        // serde_path_to_error's path already ends at the unknown field itself.
-        let is_data_error = inner.classify() == serde_json::error::Category::Data;
-        // A missing field is reported at its parent: name the field itself.
-        let missing = inner
-            .to_string()
-            .strip_prefix("missing field `")
-            .and_then(|rest| rest.split_once('`'))
-            .map(|(name, _)| name.to_owned());
-        let field = match (is_data_error, missing) {
-            (true, Some(name)) if path == "." => Some(name),
-            (true, Some(name)) => Some(format!("{path}.{name}")),
-            (true, None) => (path != ".").then_some(path),
-            (false, _) => None,
-        };
-        match &field {
-            Some(f) => ApiError::bad_field(f.clone(), format!("`{f}`: {detail}")),
-            None => ApiError::BadRequest {
-                field: None,
-                detail,
-            },
-        }
-    })
+    serde_path_to_error::deserialize(de).map_err(field_error)
+}
+
+/// Deserializes a body already parsed into a [`serde_json::Value`] (one parse when the handler
+/// also needs the value itself), with the same problems as [`parse`].
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(field_error)
+}
+
+/// The 400 for a body that does not deserialize, naming the field where serde stopped.
+fn field_error(error: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = error.path().to_string();
+    let inner = error.into_inner();
+    let detail = describe(&inner);
+    // serde_path_to_error's path already ends at the unknown field itself.
+    let is_data_error = inner.classify() == serde_json::error::Category::Data;
+    // A missing field is reported at its parent: name the field itself.
+    let missing = inner
+        .to_string()
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(name, _)| name.to_owned());
+    let field = match (is_data_error, missing) {
+        (true, Some(name)) if path == "." => Some(name),
+        (true, Some(name)) => Some(format!("{path}.{name}")),
+        (true, None) => (path != ".").then_some(path),
+        (false, _) => None,
+    };
+    match &field {
+        Some(f) => ApiError::bad_field(f.clone(), format!("`{f}`: {detail}")),
+        None => ApiError::BadRequest {
+            field: None,
+            detail,
+        },
+    }
 }
 
 /// serde_json's message without the position suffix, and with quoted input values removed.
@@ -160,6 +169,24 @@ mod tests {
         assert_eq!(field_of(e).as_deref(), Some("subject"));
         let e = parse::<Body>(br#"{"subject":"x","inner":{}}"#).unwrap_err();
         assert_eq!(field_of(e).as_deref(), Some("inner.count"));
+    }
+
+    #[test]
+    fn a_parsed_value_gets_the_same_problems_as_its_bytes() {
+        for body in [
+            &br#"{"subject":"x","inner":{"count":1,"extra":2}}"#[..],
+            br#"{"subject":"x","inner":{"count":"0102031234"}}"#,
+            br#"{"subject":"x","inner":{}}"#,
+        ] {
+            let value: serde_json::Value = parse(body).unwrap();
+            let from_bytes = parse::<Body>(body).unwrap_err();
+            let from_value = from_value::<Body>(value).unwrap_err();
+            assert!(
+                !from_value.to_string().contains("0102031234"),
+                "{from_value}"
+            );
+            assert_eq!(field_of(from_value), field_of(from_bytes));
+        }
     }
 
     #[test]

@@ -57,7 +57,7 @@ pub async fn submit(
     let parsed: Value = json::parse(&body)?;
     // The digest is over the parsed body in canonical key order, so formatting does not matter.
     let digest = crate::audit::payload_digest(parsed.to_string().as_bytes());
-    let notice: NoticeBody = json::parse(&body)?;
+    let notice: NoticeBody = json::from_value(parsed)?;
     let answer = service::submit(
         &state,
         &principal,
