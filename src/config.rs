@@ -219,6 +219,32 @@ pub struct AuditConfig {
     /// A statutory disclosure not reviewed by a DPO within this many days is overdue.
     #[serde(default = "default_review_overdue_days")]
     pub review_overdue_days: u32,
+    /// The witnesses whose co-signatures the gateway accepts (`[[audit.witnesses]]`); none by
+    /// default: a co-signature from a key nobody vouched for proves nothing.
+    #[serde(default)]
+    pub witnesses: Vec<WitnessConfig>,
+}
+
+/// `[[audit.witnesses]]`: a party allowed to co-sign the gateway's checkpoints.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessConfig {
+    /// Who runs it, as the console shows it (e.g. "Aarhus Kommune, IT-drift").
+    pub name: String,
+    /// Its raw 32-byte Ed25519 public key, base64 (`sluse audit witness-key` prints it).
+    pub public_key: String,
+}
+
+impl WitnessConfig {
+    /// The raw public key, when `public_key` is one.
+    pub fn key_bytes(&self) -> Option<[u8; 32]> {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD
+            .decode(self.public_key.trim())
+            .ok()?
+            .try_into()
+            .ok()
+    }
 }
 
 /// `[[sources]]`.
@@ -499,6 +525,24 @@ impl Config {
                 "audit.checkpoint_interval_s",
                 "must be positive",
             ));
+        }
+        for (i, witness) in self.audit.witnesses.iter().enumerate() {
+            let key = |k: &str| format!("audit.witnesses[{i}].{k}");
+            if witness.name.trim().is_empty() {
+                return Err(ConfigError::invalid(key("name"), "must not be empty"));
+            }
+            let Some(bytes) = witness.key_bytes() else {
+                return Err(ConfigError::invalid(
+                    key("public_key"),
+                    "must be a base64 Ed25519 public key (32 bytes)",
+                ));
+            };
+            if self.audit.witnesses[..i]
+                .iter()
+                .any(|w| w.key_bytes() == Some(bytes))
+            {
+                return Err(ConfigError::invalid(key("public_key"), "is listed twice"));
+            }
         }
         for (i, source) in self.sources.iter().enumerate() {
             let key = |k: &str| format!("sources[{i}].{k}");

@@ -351,6 +351,7 @@ mod tests {
             checkpoint_every: 1000,
             checkpoint_interval_s: 60,
             review_overdue_days: 14,
+            witnesses: Vec::new(),
         }
     }
 

@@ -8,7 +8,7 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{Access, ApiError, ApiJson, audit::page_limit};
+use super::{Access, ApiError, ApiJson, Problem, audit::page_limit};
 use crate::{
     app::AppState,
     audit::{
@@ -128,6 +128,19 @@ pub async fn witness(
         .ok_or_else(|| ApiError::NotFound(format!("no checkpoint at seq {seq}")))?;
     check_cosignature(&checkpoint, &body)
         .map_err(|(field, detail)| ApiError::unprocessable("invalid_signature", field, detail))?;
+    let Some(witness) = state.config().audit.witnesses.iter().find(|w| {
+        w.key_bytes()
+            .is_some_and(|k| body.public_key_bytes() == Some(k))
+    }) else {
+        return Err(ApiError::Problem(Box::new(
+            Problem::new(
+                StatusCode::FORBIDDEN,
+                "witness_not_allowed",
+                "this witness key is not listed in the gateway's `audit.witnesses`",
+            )
+            .with("field", "public_key"),
+        )));
+    };
     let signature = WitnessSignature {
         seq,
         key_id: checkpoint.key_id,
@@ -139,6 +152,7 @@ pub async fn witness(
     let new = state.store().insert_witness(&signature).await?;
     tracing::info!(
         seq,
+        witness = %witness.name,
         witness_key_id = %signature.witness_key_id,
         new,
         "witness co-signature of an audit checkpoint"

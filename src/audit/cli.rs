@@ -62,6 +62,16 @@ pub enum AuditCommand {
         #[arg(long, value_name = "TOKEN")]
         token: Option<String>,
     },
+    /// Print the witness's public key (creating the key if missing), for the gateway operator's
+    /// `[[audit.witnesses]]`.
+    WitnessKey {
+        /// The witness's state file (the key is kept beside it).
+        #[arg(long, value_name = "FILE")]
+        state: PathBuf,
+        /// The witness's Ed25519 key (PKCS#8 PEM), created if missing [default: STATE.key].
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+    },
 }
 
 /// `sluse audit checkpoint …`.
@@ -85,7 +95,7 @@ impl AuditCommand {
             AuditCommand::Verify { config, .. }
             | AuditCommand::Export { config, .. }
             | AuditCommand::Checkpoint(CheckpointCommand::Export { config, .. }) => Some(config),
-            AuditCommand::Witness { .. } => None,
+            AuditCommand::Witness { .. } | AuditCommand::WitnessKey { .. } => None,
         }
     }
 }
@@ -93,6 +103,18 @@ impl AuditCommand {
 /// Runs a command that needs no configuration (`witness`): prints what it did, or the error on
 /// standard error with exit code 1.
 pub fn run_without_config(command: AuditCommand) -> ExitCode {
+    if let AuditCommand::WitnessKey { state, key } = &command {
+        return match witness::public_key_entry(state, key.as_deref()) {
+            Ok(text) => {
+                println!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let AuditCommand::Witness {
         gateway,
         state,
@@ -144,7 +166,9 @@ pub async fn run(command: AuditCommand, config: &Config) -> Result<String, Strin
             export_checkpoints(&store, config, &out).await
         }
         AuditCommand::Export { out, .. } => export_jsonl(&store, &out).await,
-        AuditCommand::Witness { .. } => Err("`witness` takes no --config".to_owned()),
+        AuditCommand::Witness { .. } | AuditCommand::WitnessKey { .. } => {
+            Err("`witness` and `witness-key` take no --config".to_owned())
+        }
     };
     store.close().await;
     result

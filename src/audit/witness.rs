@@ -60,6 +60,13 @@ pub struct WitnessBody {
     pub signature: String,
 }
 
+impl WitnessBody {
+    /// The raw public key, when `public_key` is one.
+    pub fn public_key_bytes(&self) -> Option<[u8; 32]> {
+        STANDARD.decode(&self.public_key).ok()?.try_into().ok()
+    }
+}
+
 /// A key id: the first 16 hex digits of SHA-256 over the raw public key.
 pub fn key_id_of(public_key: &[u8]) -> String {
     hex(&ring::digest::digest(&ring::digest::SHA256, public_key).as_ref()[..8])
@@ -176,6 +183,23 @@ pub struct WitnessArgs {
     pub key: Option<PathBuf>,
     /// A bearer token with role `dpo`.
     pub token: Option<String>,
+}
+
+/// The `[[audit.witnesses]]` entry for this witness's key (created if missing), to hand to the
+/// gateway's operator.
+pub fn public_key_entry(state: &Path, key: Option<&Path>) -> Result<String, WitnessError> {
+    let key = load_or_create_key(&key.map_or_else(|| key_path_for(state), Path::to_path_buf))?;
+    let public = key.pair.public_key().as_ref();
+    Ok(format!(
+        "[[audit.witnesses]]\nname = \"…\"  # who runs this witness\npublic_key = \"{}\"  # key id {}",
+        STANDARD.encode(public),
+        key_id_of(public)
+    ))
+}
+
+/// The key file beside a state file: its name + `.key`.
+fn key_path_for(state: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.key", state.display()))
 }
 
 fn load_or_create_key(path: &Path) -> Result<SigningKey, WitnessError> {
@@ -319,7 +343,7 @@ pub async fn run(args: &WitnessArgs) -> Result<String, WitnessError> {
     let key_path = args
         .key
         .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("{}.key", args.state.display())));
+        .unwrap_or_else(|| key_path_for(&args.state));
     let key = load_or_create_key(&key_path)?;
     let gateway = args.gateway.trim_end_matches('/').to_owned();
     let mut state = load_state(&args.state)?.unwrap_or_else(|| WitnessState {

@@ -47,11 +47,17 @@ impl DpoApp {
     }
 
     pub async fn start_with_clock(backend: Backend, clock: SharedClock) -> DpoApp {
-        let (dir, config_path, keys, pg) = prepare(&Options {
+        Self::start_with(Options {
             backend,
+            clock,
             ..Options::default()
         })
-        .await;
+        .await
+    }
+
+    pub async fn start_with(options: Options) -> DpoApp {
+        let clock = options.clock.clone();
+        let (dir, config_path, keys, pg) = prepare(&options).await;
         let app = Application::build(Config::load(&config_path).unwrap(), clock)
             .await
             .unwrap();

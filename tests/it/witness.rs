@@ -6,14 +6,17 @@
 use base64::{Engine, engine::general_purpose::STANDARD};
 use serde_json::Value;
 use sluse::{
-    audit::{AuditStore, ChainedRecord, canonical::link, canonical::unhex_hash, checkpoint},
+    audit::{
+        self, AuditStore, ChainedRecord, canonical::link, canonical::unhex_hash, checkpoint,
+        witness::cosign,
+    },
     store::Store,
 };
 
 use crate::{
     cli::sluse,
     dpo::{DpoApp, Rec, at},
-    helpers::Backend,
+    helpers::Options,
 };
 
 fn filler(i: i64) -> Rec {
@@ -51,6 +54,28 @@ async fn checkpoint_head(app: &DpoApp, last: &ChainedRecord) {
     app.state.store().insert_checkpoint(&cp).await.unwrap();
 }
 
+/// The witness's key (created in `dir`) as the `[[audit.witnesses]]` entry the CLI prints for it.
+fn witness_entry(dir: &std::path::Path) -> String {
+    let out = sluse()
+        .args(["audit", "witness-key", "--state"])
+        .arg(dir.join("witness.json"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let entry = String::from_utf8(out.stdout).unwrap();
+    assert!(entry.starts_with("[[audit.witnesses]]"), "{entry}");
+    entry.replace('…', "Test witness")
+}
+
+/// A gateway that accepts co-signatures from the witness whose key is in `dir`.
+async fn gateway_for_witness(dir: &std::path::Path) -> DpoApp {
+    DpoApp::start_with(Options {
+        extra_toml: witness_entry(dir),
+        ..Options::default()
+    })
+    .await
+}
+
 fn witness(app: &DpoApp, dir: &std::path::Path) -> std::process::Output {
     sluse()
         .args(["audit", "witness", "--gateway", &app.base, "--state"])
@@ -62,8 +87,8 @@ fn witness(app: &DpoApp, dir: &std::path::Path) -> std::process::Output {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_witness_cosigns_what_extends_its_last_checkpoint_and_refuses_a_rewrite() {
-    let app = DpoApp::start(Backend::Sqlite).await;
     let dir = tempfile::tempdir().unwrap();
+    let app = gateway_for_witness(dir.path()).await;
 
     // First run: the whole chain up to the checkpoint is recomputed, then co-signed.
     let first = grow(&app, 5).await;
@@ -190,4 +215,47 @@ async fn a_witness_cosigns_what_extends_its_last_checkpoint_and_refuses_a_rewrit
             .iter()
             .all(|w| w["seq"] != third)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cosignature_from_a_key_not_listed_is_refused_and_not_stored() {
+    let listed = tempfile::tempdir().unwrap();
+    let stranger = tempfile::tempdir().unwrap();
+    let app = gateway_for_witness(listed.path()).await;
+    let seq = grow(&app, 3).await;
+
+    let out = witness(&app, stranger.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("witness_not_allowed"), "{stderr}");
+    let set: Value = app
+        .get("/v1/audit/checkpoints", &app.dpo())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(set["witnesses"], serde_json::json!([]), "{set}");
+
+    // The stranger's co-signature is valid as a signature: the list alone refuses it.
+    let checkpoint = audit::all_checkpoints(app.state.store())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.seq == seq)
+        .unwrap();
+    let key = sluse::keys::load_signing_key(&stranger.path().join("witness.json.key")).unwrap();
+    let body = cosign(&key, &checkpoint).unwrap();
+    let response = app
+        .post(
+            &format!("/v1/audit/checkpoints/{seq}/witness"),
+            &app.dpo(),
+            &serde_json::to_value(&body).unwrap(),
+        )
+        .await;
+    assert_eq!(response.status(), 403);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], "witness_not_allowed", "{problem}");
+    assert_eq!(problem["field"], "public_key");
+
+    assert!(witness(&app, listed.path()).status.success());
 }
