@@ -14,7 +14,8 @@ use crate::{
     policy::{Basis, BasisKind},
 };
 
-/// Rows per multi-row `INSERT` (22 parameters each: under both backends' limits).
+/// Rows per multi-row `INSERT` on PostgreSQL (22 parameters each: under its limit). SQLite chunks
+/// its own way (`sqlite::insert_chunks`).
 pub(super) const INSERT_CHUNK: usize = 500;
 
 /// The columns of `audit_log`, in insert order.

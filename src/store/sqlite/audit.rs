@@ -5,7 +5,7 @@
 use sqlx::{QueryBuilder, Sqlite};
 
 use super::{
-    SqliteStore,
+    SqliteStore, insert_chunks,
     notices::{insert_items, insert_notices},
 };
 use crate::{
@@ -16,10 +16,7 @@ use crate::{
     },
     store::{
         StoreError,
-        audit::{
-            AuditRow, Batch, CheckpointRow, INSERT_CHUNK, INSERT_COLUMNS, basis_columns, db_seq,
-            json_list,
-        },
+        audit::{AuditRow, Batch, CheckpointRow, INSERT_COLUMNS, basis_columns, db_seq, json_list},
     },
 };
 
@@ -93,7 +90,7 @@ impl AuditStore for SqliteStore {
             insert_notices(&mut tx, entries.iter().filter_map(|e| e.notice.as_ref())).await?;
         let batch = Batch::plan(head_seq, &head_hash, entries, &inserted)?;
         let chained = batch.chained();
-        for chunk in chained.chunks(INSERT_CHUNK) {
+        for chunk in insert_chunks(&chained) {
             insert_records(&mut tx, chunk).await?;
         }
         insert_items(&mut tx, &batch.items).await?;
