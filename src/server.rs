@@ -6,6 +6,8 @@ use axum::Router;
 use axum_server::{Handle, tls_rustls::RustlsConfig};
 use hyper_util::{rt::TokioExecutor, server::conn::auto::Builder};
 
+use crate::api::head_limit::hyper_ceiling;
+
 /// Connection hardening: how long a client may take to send its request headers, and how large
 /// they may be. Slow or bloated clients are cut off without holding a worker.
 ///
@@ -19,7 +21,9 @@ pub struct Limits {
     /// Time allowed for the request line and headers (slowloris), and from accept to the first
     /// request.
     pub header_read_timeout: Duration,
-    /// Largest request head accepted (HTTP/1 buffer and HTTP/2 header list).
+    /// Largest request head accepted. The router refuses larger ones with a problem document;
+    /// hyper's own limits (HTTP/1 buffer, HTTP/2 header list) are set above it, see
+    /// [`hyper_ceiling`].
     pub max_header_bytes: usize,
 }
 
@@ -41,14 +45,16 @@ pub async fn serve(
         tracing::info!("shutting down: finishing requests in flight");
         on_signal.graceful_shutdown(Some(grace));
     });
+    let ceiling = hyper_ceiling(limits.max_header_bytes);
     let harden = |builder: &mut Builder<TokioExecutor>| {
         builder
             .http1()
             .header_read_timeout(limits.header_read_timeout)
-            .max_buf_size(limits.max_header_bytes.max(8192));
+            // hyper's minimum.
+            .max_buf_size(ceiling.max(8192));
         builder
             .http2()
-            .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
+            .max_header_list_size(u32::try_from(ceiling).unwrap_or(u32::MAX));
     };
     match tls {
         Some(tls) => {
