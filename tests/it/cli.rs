@@ -159,7 +159,7 @@ fn unknown_flags_and_missing_arguments_exit_2_with_a_message() {
 
 #[test]
 fn config_errors_name_the_key() {
-    let cases: [(String, &str); 7] = [
+    let cases: [(String, &str); 8] = [
         (
             MINIMAL.replace("127.0.0.1:0", "localhost-ish"),
             "server.listen",
@@ -187,6 +187,13 @@ fn config_errors_name_the_key() {
         (
             MINIMAL.replace("plain_http = true", "plain_http = \"yes\""),
             "server.plain_http",
+        ),
+        (
+            MINIMAL.replace(
+                "plain_http = true",
+                "plain_http = true\nidle_timeout_ms = 0",
+            ),
+            "server.idle_timeout_ms",
         ),
     ];
     for (toml, key) in cases {

@@ -1,14 +1,18 @@
 //! Slow and hostile clients: a client that never finishes its headers is cut off, and so is one that
 //! never sends a byte or stalls inside the HTTP/2 preface; oversized headers are refused with a
-//! problem document; and many idle connections do not stop service to others
-//! (`tools/idle-connections.sh` opens 10 000).
+//! problem document; a connection left idle after a request is closed; and many idle connections do
+//! not stop service to others (`tools/idle-connections.sh` opens 10 000).
 
-use std::{convert::Infallible, time::Duration};
+use std::{
+    convert::Infallible,
+    time::{Duration, Instant},
+};
 
 use axum::body::Bytes;
-use http_body_util::{BodyExt, Empty, combinators::BoxBody};
+use http_body_util::{BodyExt, Empty, StreamBody, combinators::BoxBody};
 use hyper::{
     Request,
+    body::Frame,
     client::conn::{http1, http2},
 };
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -131,12 +135,13 @@ enum Sender {
     Http2(http2::SendRequest<TestBody>),
 }
 
-/// One connection to the gateway, driven by hyper's client, on the protocol the test chooses.
+/// One connection to the gateway, driven by hyper's client, so that a test sees when the server
+/// closes it.
 struct Client {
     base: String,
     sender: Sender,
-    /// Drives the connection.
-    _driver: JoinHandle<()>,
+    /// Completes when the connection is closed.
+    closed: JoinHandle<()>,
 }
 
 impl Client {
@@ -161,7 +166,7 @@ impl Client {
         Client {
             base: app.base.clone(),
             sender,
-            _driver: closed,
+            closed,
         }
     }
 
@@ -199,10 +204,93 @@ impl Client {
     async fn get(&mut self, path: &str) -> u16 {
         self.send(Request::get(path), empty()).await.0
     }
+
+    /// Waits up to `limit` for the server to close the connection; returns how long that took.
+    async fn closed_within(self, limit: Duration) -> Option<Duration> {
+        let start = Instant::now();
+        tokio::time::timeout(limit, self.closed)
+            .await
+            .ok()?
+            .unwrap();
+        Some(start.elapsed())
+    }
 }
 
 fn empty() -> TestBody {
     Empty::new().boxed()
+}
+
+/// A request body that arrives in `pieces`, one every `every`.
+fn trickle(pieces: Vec<Vec<u8>>, every: Duration) -> TestBody {
+    let stream = futures_util::stream::unfold(pieces.into_iter(), move |mut rest| async move {
+        let piece = rest.next()?;
+        tokio::time::sleep(every).await;
+        Some((Ok(Frame::data(Bytes::from(piece))), rest))
+    });
+    StreamBody::new(stream).boxed()
+}
+
+async fn spawn_with_idle_timeout() -> TestApp {
+    spawn_with(Options {
+        // The header read timeout, which also ends an idle HTTP/1.1 connection, is far longer:
+        // what closes the connections here is the idle timeout.
+        server_toml: "idle_timeout_ms = 400\nheader_read_timeout_ms = 20000".to_owned(),
+        ..Options::default()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_connection_idle_after_a_request_is_closed_after_the_idle_timeout() {
+    let app = spawn_with_idle_timeout().await;
+    for version in [Version::Http1, Version::Http2] {
+        let mut client = Client::connect(&app, version).await;
+        assert_eq!(client.get("/healthz").await, 200, "{version:?}");
+        assert_eq!(client.get("/healthz").await, 200, "{version:?}");
+        let idle = client
+            .closed_within(Duration::from_secs(10))
+            .await
+            .unwrap_or_else(|| panic!("{version:?}: an idle connection is never closed"));
+        assert!(
+            idle >= Duration::from_millis(350),
+            "{version:?}: closed after {idle:?} of idleness, before the timeout"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_request_in_flight_is_not_cut_by_the_idle_timeout() {
+    let app = spawn_with_idle_timeout().await;
+    let token = app.token("anna.kui", "youth-unit", "caseworker");
+    let body = br#"{"subject": "020206-4121"}"#;
+    for version in [Version::Http1, Version::Http2] {
+        let mut client = Client::connect(&app, version).await;
+        // A body that takes about four idle timeouts to arrive.
+        let pieces = body.chunks(3).map(<[u8]>::to_vec).collect::<Vec<_>>();
+        assert!(pieces.len() >= 8);
+        let started = Instant::now();
+        let (status, _, answer) = client
+            .send(
+                Request::post("/v1/assignments/query")
+                    .header("authorization", format!("Bearer {token}"))
+                    .header("content-type", "application/json"),
+                trickle(pieces, Duration::from_millis(200)),
+            )
+            .await;
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(1600), "{version:?}: {took:?}");
+        assert_eq!(status, 200, "{version:?}: {answer:?}");
+        let answer: Value = serde_json::from_slice(&answer).unwrap();
+        assert!(answer["assignments"].is_array(), "{version:?}: {answer}");
+        // Idle once the answer is out, and closed for that.
+        assert!(
+            client
+                .closed_within(Duration::from_secs(10))
+                .await
+                .is_some(),
+            "{version:?}"
+        );
+    }
 }
 
 #[tokio::test]
