@@ -212,6 +212,7 @@ impl Application {
         let limits = server::Limits {
             header_read_timeout: Duration::from_millis(config.server.header_read_timeout_ms),
             max_header_bytes: config.server.max_header_bytes,
+            idle_timeout: Duration::from_millis(config.server.idle_timeout_ms),
         };
         let signing_key = SharedSigningKey::new(signing_key);
         let (audit, audit_task) = AuditLog::start(

@@ -143,6 +143,9 @@ pub struct ServerConfig {
     /// Largest request head (request line and headers) accepted.
     #[serde(default = "default_max_header_bytes")]
     pub max_header_bytes: usize,
+    /// A connection with no request in flight for this long is closed.
+    #[serde(default = "default_idle_timeout_ms")]
+    pub idle_timeout_ms: u64,
     /// How long shutdown waits for requests in flight.
     #[serde(default = "default_shutdown_grace_ms")]
     pub shutdown_grace_ms: u64,
@@ -313,6 +316,9 @@ fn default_header_read_timeout_ms() -> u64 {
 fn default_max_header_bytes() -> usize {
     64 * 1024
 }
+fn default_idle_timeout_ms() -> u64 {
+    60_000
+}
 fn default_shutdown_grace_ms() -> u64 {
     10_000
 }
@@ -467,6 +473,12 @@ impl Config {
         if self.server.header_read_timeout_ms == 0 {
             return Err(ConfigError::invalid(
                 "server.header_read_timeout_ms",
+                "must be positive",
+            ));
+        }
+        if self.server.idle_timeout_ms == 0 {
+            return Err(ConfigError::invalid(
+                "server.idle_timeout_ms",
                 "must be positive",
             ));
         }

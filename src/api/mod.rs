@@ -7,6 +7,7 @@ mod audit_export;
 mod audit_review;
 pub use audit_review::{ReviewQueue, queue as review_queue};
 mod consents;
+pub mod head_limit;
 mod health;
 pub mod json;
 mod me;
@@ -39,6 +40,7 @@ use crate::app::AppState;
 pub fn router(state: AppState) -> Router {
     let limit = state.config().server.body_limit_bytes;
     let timeout = Duration::from_millis(state.config().server.request_timeout_ms);
+    let max_header_bytes = state.config().server.max_header_bytes;
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -82,6 +84,10 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.concurrency().clone(),
             crate::ops::limits::shed_load,
+        ))
+        .layer(middleware::from_fn_with_state(
+            max_header_bytes,
+            head_limit::limit_head,
         ))
         .layer(middleware::map_response(problem::problem_for_bare_errors))
         .layer(middleware::from_fn(request_log::log_requests))

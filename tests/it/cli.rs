@@ -159,7 +159,7 @@ fn unknown_flags_and_missing_arguments_exit_2_with_a_message() {
 
 #[test]
 fn config_errors_name_the_key() {
-    let cases: [(String, &str); 8] = [
+    let cases: [(String, &str); 9] = [
         (
             MINIMAL.replace("127.0.0.1:0", "localhost-ish"),
             "server.listen",
@@ -191,6 +191,13 @@ fn config_errors_name_the_key() {
         (
             format!("{MINIMAL}[[audit.witnesses]]\nname = \"W\"\npublic_key = \"c2hvcnQ=\"\n"),
             "audit.witnesses[0].public_key",
+        ),
+        (
+            MINIMAL.replace(
+                "plain_http = true",
+                "plain_http = true\nidle_timeout_ms = 0",
+            ),
+            "server.idle_timeout_ms",
         ),
     ];
     for (toml, key) in cases {

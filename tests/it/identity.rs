@@ -458,17 +458,23 @@ async fn tokens_of_every_size_up_to_a_megabyte_are_refused_without_a_5xx() {
             Ok(response) => {
                 let status = response.status().as_u16();
                 assert!(
-                    [401, 413, 431].contains(&status),
+                    [401, 431].contains(&status),
                     "a {size}-byte token: {status}"
                 );
-                if status == 401 {
-                    let body = problem(response, 401).await;
-                    assert_eq!(body["code"], "unauthorized", "{body}");
+                // Up to twice the head limit the gateway answers; beyond, hyper's bare 431.
+                if status != 431 || size <= 100 * 1024 {
+                    let body = problem(response, status).await;
+                    let code = if status == 431 {
+                        "request_header_too_large"
+                    } else {
+                        "unauthorized"
+                    };
+                    assert_eq!(body["code"], code, "{body}");
                     assert!(!body.to_string().contains(&token[..64]));
                 }
             }
-            // Over the head limit the server may close before reading all of it: a refusal too.
-            Err(e) => assert!(size > 60 * 1024, "a {size}-byte token: {e}"),
+            // Beyond hyper's ceiling the server may close before reading all of it: a refusal too.
+            Err(e) => assert!(size > 128 * 1024, "a {size}-byte token: {e}"),
         }
         // The gateway is still up and serving.
         assert_eq!(app.get("/healthz", None).await.status(), 200);

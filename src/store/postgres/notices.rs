@@ -9,7 +9,7 @@ use crate::{
     notices::{InboxItem, NoticeRecord, NoticeStore},
     store::{
         StoreError,
-        audit::INSERT_CHUNK,
+        audit::insert_chunks,
         consents::json_text,
         instant_text,
         notices::{InboxRow, NoticeRow},
@@ -33,7 +33,7 @@ pub(super) async fn insert_notices<'a>(
 ) -> Result<Vec<String>, StoreError> {
     let notices: Vec<&NoticeRecord> = notices.collect();
     let mut inserted = Vec::with_capacity(notices.len());
-    for chunk in notices.chunks(INSERT_CHUNK) {
+    for chunk in insert_chunks(&notices) {
         let mut insert: QueryBuilder<Postgres> = QueryBuilder::new(
             "INSERT INTO notices (id, sender_dept, sender_sub, idempotency_key, body_digest, kind, \
              subject_pseudonym, response, created_at, completed_at) ",
@@ -64,7 +64,7 @@ pub(super) async fn insert_items(
     conn: &mut sqlx::PgConnection,
     items: &[InboxItem],
 ) -> Result<(), StoreError> {
-    for chunk in items.chunks(INSERT_CHUNK) {
+    for chunk in insert_chunks(items) {
         let mut insert: QueryBuilder<Postgres> = QueryBuilder::new(
             "INSERT INTO inbox_items (id, notice_id, recipient_dept, kind, sealed, redacted, basis, \
              disclosure_id, received_at) ",

@@ -17,7 +17,7 @@ use crate::{
     store::{
         StoreError,
         audit::{
-            AuditRow, Batch, CheckpointRow, INSERT_CHUNK, INSERT_COLUMNS, basis_columns, db_seq,
+            AuditRow, Batch, CheckpointRow, INSERT_COLUMNS, basis_columns, db_seq, insert_chunks,
             json_list,
         },
     },
@@ -93,7 +93,7 @@ impl AuditStore for SqliteStore {
             insert_notices(&mut tx, entries.iter().filter_map(|e| e.notice.as_ref())).await?;
         let batch = Batch::plan(head_seq, &head_hash, entries, &inserted)?;
         let chained = batch.chained();
-        for chunk in chained.chunks(INSERT_CHUNK) {
+        for chunk in insert_chunks(&chained) {
             insert_records(&mut tx, chunk).await?;
         }
         insert_items(&mut tx, &batch.items).await?;
