@@ -29,10 +29,17 @@ log="$data/demo.out"
 "$target/debug/sluse" demo --data-dir "$data/demo" --port "$port" >"$log" 2>&1 &
 demo=$!
 trap 'kill $demo 2>/dev/null || true; wait $demo 2>/dev/null || true; rm -rf "$data"' EXIT
-for _ in $(seq 1 100); do
+for _ in $(seq 1 300); do
   curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
   sleep 0.2
 done
+# Without this, a demo that did not come up (a busy machine, a taken port) surfaced as an unbound
+# TOKEN_ variable below.
+if ! curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then
+  echo "schemathesis: the demo did not become ready on port $port:"
+  cat "$log"
+  exit 1
+fi
 # shellcheck disable=SC1090
 source <(grep '^export TOKEN_' "$log")
 
