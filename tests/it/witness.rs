@@ -76,6 +76,15 @@ async fn gateway_for_witness(dir: &std::path::Path) -> DpoApp {
     .await
 }
 
+/// `GET /v1/audit/checkpoints` as the DPO: the checkpoints and the stored co-signatures.
+async fn checkpoints(app: &DpoApp) -> Value {
+    app.get("/v1/audit/checkpoints", &app.dpo())
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
 fn witness(app: &DpoApp, dir: &std::path::Path) -> std::process::Output {
     sluse()
         .args(["audit", "witness", "--gateway", &app.base, "--state"])
@@ -106,12 +115,7 @@ async fn a_witness_cosigns_what_extends_its_last_checkpoint_and_refuses_a_rewrit
     assert!(dir.path().join("witness.json.key").exists());
 
     // The gateway stores and shows it.
-    let set: Value = app
-        .get("/v1/audit/checkpoints", &app.dpo())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let set: Value = checkpoints(&app).await;
     let witnesses = set["witnesses"].as_array().unwrap();
     assert_eq!(witnesses.len(), 1, "{set}");
     assert_eq!(witnesses[0]["seq"], first);
@@ -202,12 +206,7 @@ async fn a_witness_cosigns_what_extends_its_last_checkpoint_and_refuses_a_rewrit
         "{stderr}"
     );
     // Nothing was co-signed for the rewritten checkpoint.
-    let set: Value = app
-        .get("/v1/audit/checkpoints", &app.dpo())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let set: Value = checkpoints(&app).await;
     assert!(
         set["witnesses"]
             .as_array()
@@ -228,12 +227,7 @@ async fn a_cosignature_from_a_key_not_listed_is_refused_and_not_stored() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("witness_not_allowed"), "{stderr}");
-    let set: Value = app
-        .get("/v1/audit/checkpoints", &app.dpo())
-        .await
-        .json()
-        .await
-        .unwrap();
+    let set: Value = checkpoints(&app).await;
     assert_eq!(set["witnesses"], serde_json::json!([]), "{set}");
 
     // The stranger's co-signature is valid as a signature: the list alone refuses it.
