@@ -108,12 +108,32 @@ fn record(i: u64, clock: &dyn Clock) -> AuditRecord {
     }
 }
 
+/// The appender's committed batches so far: `(records, batches)`, from its metrics.
+fn batches_so_far() -> (f64, f64) {
+    let text = sluse::ops::metrics::render(sluse::ops::metrics::Snapshot::default());
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (
+        value("sluse_audit_batch_size_sum"),
+        value("sluse_audit_batch_size_count"),
+    )
+}
+
 struct Run {
     writers: u64,
     records: u64,
     seconds: f64,
     durable: u64,
     verified: bool,
+    /// Records not yet in the lookup tables when the last append was durable.
+    lag: u64,
+    /// Seconds the indexer then took to catch up.
+    catch_up: f64,
+    /// Records per committed transaction.
+    mean_batch: f64,
 }
 
 async fn run(args: &Args, writers: u64, total: u64) -> Run {
@@ -179,8 +199,14 @@ async fn run(args: &Args, writers: u64, total: u64) -> Run {
             seconds,
             durable,
             verified: true,
+            lag: 0,
+            catch_up: 0.0,
+            mean_batch: batch as f64,
         };
     }
+    let batches_before = batches_so_far();
+    // As when serving: WAL checkpoints and the SQLite lookup indexer run beside the appender.
+    let maintenance = store.spawn_maintenance();
     let started = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..writers {
@@ -201,6 +227,24 @@ async fn run(args: &Args, writers: u64, total: u64) -> Run {
     log.shutdown().await;
     task.await.unwrap();
     let durable = store.audit_head().await.unwrap().seq;
+    let batches_after = batches_so_far();
+    let mean_batch =
+        (batches_after.0 - batches_before.0) / (batches_after.1 - batches_before.1).max(1.0);
+    // The lookups trail the chain: how far behind they were, and how long they took to catch up.
+    let (lag, catch_up) = match &store {
+        Store::Sqlite(s) => {
+            let lag = s.index_lag().await.unwrap();
+            let caught = Instant::now();
+            while s.index_lag().await.unwrap() > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            (lag, caught.elapsed().as_secs_f64())
+        }
+        Store::Postgres(_) => (0, 0.0),
+    };
+    for m in maintenance {
+        m.abort();
+    }
     let verification = audit::verify(&store, &[public], None, |_| {})
         .await
         .unwrap();
@@ -211,6 +255,9 @@ async fn run(args: &Args, writers: u64, total: u64) -> Run {
         seconds,
         durable,
         verified: verification.ok && verification.records == durable,
+        lag,
+        catch_up,
+        mean_batch,
     }
 }
 
@@ -219,20 +266,25 @@ async fn main() {
     sluse::auth::install_crypto_provider();
     let args = Args::parse();
     let largest = args.writers.iter().copied().max().unwrap_or(1).max(1);
-    println!("writers  records    seconds   records/s   durable  dropped  verified");
+    println!(
+        "writers  records    seconds   records/s   durable  dropped  verified  index lag  catch-up s  mean batch"
+    );
     for &writers in &args.writers {
         let writers = writers.max(1);
         let total = (args.records * writers / largest).max(2_000.max(writers));
         let r = run(&args, writers, total).await;
         println!(
-            "{:>7}  {:>7}  {:>9.2}  {:>10.0}  {:>8}  {:>7}  {}",
+            "{:>7}  {:>7}  {:>9.2}  {:>10.0}  {:>8}  {:>7}  {:>8}  {:>9}  {:>10.2}  {:>10.1}",
             r.writers,
             r.records,
             r.seconds,
             r.records as f64 / r.seconds,
             r.durable,
             r.records.saturating_sub(r.durable),
-            r.verified
+            r.verified,
+            r.lag,
+            r.catch_up,
+            r.mean_batch
         );
     }
 }

@@ -108,6 +108,15 @@ pub trait AuditStore {
     /// The highest `seq` of any stored checkpoint.
     fn latest_checkpoint_seq(&self)
     -> impl Future<Output = Result<Option<u64>, StoreError>> + Send;
+
+    /// Where lookups kept apart from the records (SQLite's, decision 0021) disagree with them: the
+    /// lowest `seq` a lookup would miss or wrongly find, and what is wrong. Backends whose lookups
+    /// are indexes of the records themselves have nothing to disagree.
+    fn lookup_mismatch(
+        &self,
+    ) -> impl Future<Output = Result<Option<(u64, String)>, StoreError>> + Send {
+        async { Ok(None) }
+    }
 }
 
 /// Every stored checkpoint, by `seq`.

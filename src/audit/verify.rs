@@ -138,6 +138,9 @@ pub async fn verify(
             ),
         );
     }
+    if let Some((seq, problem)) = store.lookup_mismatch().await? {
+        scan.note(seq, problem);
+    }
     Ok(Verification {
         ok: scan.first_bad.is_none(),
         records,

@@ -13,7 +13,7 @@ use std::{
 };
 
 /// Every series this process exports: name, type, help.
-const FAMILIES: [(&str, &str, &str); 12] = [
+const FAMILIES: [(&str, &str, &str); 14] = [
     (
         "sluse_http_requests_total",
         "counter",
@@ -43,6 +43,16 @@ const FAMILIES: [(&str, &str, &str); 12] = [
         "sluse_sqlite_wal_restart_seconds",
         "histogram",
         "Time the SQLite writers waited while the WAL was rewound (RESTART checkpoint).",
+    ),
+    (
+        "sluse_audit_lookups_indexed_total",
+        "counter",
+        "Audit records whose subject, requester and basis keys the SQLite indexer has copied.",
+    ),
+    (
+        "sluse_audit_lookups_index_seconds",
+        "histogram",
+        "Time of one SQLite indexer transaction (appends wait for it).",
     ),
     (
         "sluse_source_request_seconds",

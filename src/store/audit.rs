@@ -285,6 +285,13 @@ impl AuditStore for Store {
             Store::Postgres(s) => s.latest_checkpoint_seq().await,
         }
     }
+
+    async fn lookup_mismatch(&self) -> Result<Option<(u64, String)>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.lookup_mismatch().await,
+            Store::Postgres(s) => s.lookup_mismatch().await,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -34,30 +34,47 @@ impl From<CountRow> for AuditCount {
     }
 }
 
+/// How a query finds the records of one subject or requester.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Lookups {
+    /// Through indexes on `audit_log` (PostgreSQL).
+    Indexed,
+    /// Through the lookup tables written behind the chain (SQLite, decision 0021).
+    Trailing,
+}
+
 /// Appends ` WHERE …` for `filter` and `seq < before`, then ` ORDER BY seq DESC LIMIT …`.
 /// `instant_cast` follows each bound instant (`::timestamptz` on PostgreSQL, nothing on SQLite,
-/// whose `at` is canonical RFC 3339 text that sorts as time does). Each condition is one of the
-/// indexed columns of `audit_log`, each paired with `seq` in its index.
+/// whose `at` is canonical RFC 3339 text that sorts as time does). Each condition is served by an
+/// index paired with `seq`: on `audit_log`, or for subject and requester as `lookups` says.
 pub(super) fn push_query<DB>(
     qb: &mut QueryBuilder<DB>,
     filter: &AuditFilter,
     before: Option<u64>,
     limit: u32,
     instant_cast: &str,
+    lookups: Lookups,
 ) -> Result<(), StoreError>
 where
     DB: Database,
     String: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
     i64: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
 {
+    use super::sqlite::{Lookup, push_lookup};
     qb.push(" WHERE 1 = 1");
     if let Some(subject) = &filter.subject {
         qb.push(" AND subject_pseudonym = ")
             .push_bind(subject.as_str().to_owned());
+        if lookups == Lookups::Trailing {
+            push_lookup(qb, Lookup::Subject, subject.as_str());
+        }
     }
     if let Some(requester) = &filter.requester {
         qb.push(" AND requester_sub = ")
             .push_bind(requester.clone());
+        if lookups == Lookups::Trailing {
+            push_lookup(qb, Lookup::Requester, requester);
+        }
     }
     if let Some(dept) = &filter.department {
         qb.push(" AND (source = ")

@@ -120,14 +120,18 @@ impl Store {
         }
     }
 
-    /// The backend's housekeeping while serving (SQLite: WAL checkpoints off the commit path);
+    /// The backend's housekeeping while serving (SQLite: WAL checkpoints off the commit path, and
+    /// the audit lookups written behind the chain);
     /// the tasks run until aborted.
     pub fn spawn_maintenance(&self) -> Vec<tokio::task::JoinHandle<()>> {
         match self {
-            Store::Sqlite(s) => vec![s.spawn_checkpointer(
-                std::time::Duration::from_millis(500),
-                sqlite::WAL_RESTART_FRAMES,
-            )],
+            Store::Sqlite(s) => vec![
+                s.spawn_checkpointer(
+                    std::time::Duration::from_millis(500),
+                    sqlite::WAL_RESTART_FRAMES,
+                ),
+                s.spawn_indexer(std::time::Duration::from_millis(100), sqlite::INDEX_BATCH),
+            ],
             Store::Postgres(_) => Vec::new(),
         }
     }

@@ -167,7 +167,8 @@ impl PastDisclosureRow {
     }
 }
 
-/// The query both backends run (the basis index serves it).
+/// The query on PostgreSQL (its basis index serves it); SQLite's finds the seqs through its
+/// trailing lookup table instead.
 pub(super) const DISCLOSURES_ON_CONSENT: &str = "SELECT CAST(disclosure_id AS TEXT) AS disclosure_id, \
      recipient, category, purpose \
      FROM audit_log WHERE basis_id = $1 AND basis_kind = 'consent' \

@@ -9,7 +9,7 @@ use crate::{
     store::{
         StoreError,
         audit::{AuditRow, db_seq},
-        audit_query::{CountRow, push_query, since_text},
+        audit_query::{CountRow, Lookups, push_query, since_text},
     },
 };
 
@@ -22,7 +22,14 @@ impl AuditQuery for PgStore {
     ) -> Result<Vec<StoredRecord>, StoreError> {
         let mut qb: QueryBuilder<Postgres> =
             QueryBuilder::new(format!("SELECT {} FROM audit_log", select_columns()));
-        push_query(&mut qb, filter, before, limit, "::timestamptz")?;
+        push_query(
+            &mut qb,
+            filter,
+            before,
+            limit,
+            "::timestamptz",
+            Lookups::Indexed,
+        )?;
         let rows: Vec<AuditRow> = qb.build_query_as().fetch_all(self.pool()).await?;
         rows.into_iter().map(AuditRow::into_stored).collect()
     }

@@ -168,6 +168,10 @@ impl AuditStore for SqliteStore {
         rows.into_iter().map(Checkpoint::try_from).collect()
     }
 
+    async fn lookup_mismatch(&self) -> Result<Option<(u64, String)>, StoreError> {
+        super::lookups::mismatch(self.pool()).await
+    }
+
     async fn latest_checkpoint_seq(&self) -> Result<Option<u64>, StoreError> {
         let seq: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM audit_checkpoints")
             .fetch_one(self.pool())

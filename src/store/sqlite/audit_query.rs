@@ -9,7 +9,7 @@ use crate::{
     store::{
         StoreError,
         audit::{AuditRow, db_seq},
-        audit_query::{CountRow, push_query, since_text},
+        audit_query::{CountRow, Lookups, push_query, since_text},
     },
 };
 
@@ -22,7 +22,7 @@ impl AuditQuery for SqliteStore {
     ) -> Result<Vec<StoredRecord>, StoreError> {
         let mut qb: QueryBuilder<Sqlite> =
             QueryBuilder::new(format!("SELECT {SELECT_COLUMNS} FROM audit_log"));
-        push_query(&mut qb, filter, before, limit, "")?;
+        push_query(&mut qb, filter, before, limit, "", Lookups::Trailing)?;
         let rows: Vec<AuditRow> = qb.build_query_as().fetch_all(self.pool()).await?;
         rows.into_iter().map(AuditRow::into_stored).collect()
     }

@@ -23,6 +23,8 @@ mod audit;
 pub(super) use audit::SELECT_COLUMNS;
 mod audit_query;
 mod consents;
+mod lookups;
+pub(super) use lookups::{INDEX_BATCH, Lookup, push_lookup};
 mod notices;
 mod registry_cache;
 
@@ -51,6 +53,22 @@ async fn pool_of(max: u32, options: SqliteConnectOptions) -> Result<SqlitePool, 
             }
             _ => StoreError::from(e),
         })
+}
+
+/// Runs `pass` on `store` every `every` (a pass that overruns delays the next) until aborted.
+fn spawn_every<F, Fut>(every: Duration, store: SqliteStore, pass: F) -> tokio::task::JoinHandle<()>
+where
+    F: Fn(SqliteStore) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            pass(store.clone()).await;
+        }
+    })
 }
 
 /// A pool of SQLite connections.
@@ -166,15 +184,9 @@ impl SqliteStore {
         every: Duration,
         restart_frames: i64,
     ) -> tokio::task::JoinHandle<()> {
-        let store = self.clone();
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(every);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticker.tick().await;
-                if let Err(e) = store.checkpoint(restart_frames).await {
-                    tracing::warn!(error = %e, "WAL checkpoint failed; retrying later");
-                }
+        spawn_every(every, self.clone(), move |store| async move {
+            if let Err(e) = store.checkpoint(restart_frames).await {
+                tracing::warn!(error = %e, "WAL checkpoint failed; retrying later");
             }
         })
     }

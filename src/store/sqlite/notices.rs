@@ -164,11 +164,17 @@ impl crate::notices::withdrawal::ConsentDisclosures for SqliteStore {
         &self,
         consent_id: &str,
     ) -> Result<Vec<crate::notices::withdrawal::PastDisclosure>, StoreError> {
+        // PostgreSQL's `DISCLOSURES_ON_CONSENT`, through the lookup written behind the chain.
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT CAST(disclosure_id AS TEXT) AS disclosure_id, recipient, category, purpose \
+             FROM audit_log WHERE basis_kind = 'consent' \
+             AND outcome IN ('disclosed', 'delivered') AND basis_id = ",
+        );
+        qb.push_bind(consent_id.to_owned());
+        super::push_lookup(&mut qb, super::Lookup::Basis, consent_id);
+        qb.push(" ORDER BY seq");
         let rows: Vec<crate::store::notices::PastDisclosureRow> =
-            sqlx::query_as(crate::store::notices::DISCLOSURES_ON_CONSENT)
-                .bind(consent_id)
-                .fetch_all(self.pool())
-                .await?;
+            qb.build_query_as().fetch_all(self.pool()).await?;
         Ok(rows
             .into_iter()
             .filter_map(|r| r.into_disclosure())

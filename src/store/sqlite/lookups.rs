@@ -1,0 +1,196 @@
+//! The audit trail's lookups by subject, requester and basis on SQLite: tables written behind the
+//! chain by an indexer task, not in the appender's commit (decision 0021, migration 0007).
+//!
+//! Every record with `seq <= audit_index_state.indexed_upto` has its keys in the tables and none
+//! past it has; the indexer moves the mark and writes the keys in one transaction. A query reads a
+//! table up to the mark and scans `audit_log` past it within one statement (one read snapshot),
+//! so a record is found the moment its append has committed.
+
+use std::time::Duration;
+
+use sqlx::{Database, QueryBuilder};
+
+use super::SqliteStore;
+use crate::store::StoreError;
+
+/// Records whose keys one indexer transaction copies at most: a few milliseconds of the write
+/// lock, so appends queue behind it only briefly.
+pub(in crate::store) const INDEX_BATCH: i64 = 4096;
+
+/// A lookup table and the `audit_log` column whose values it holds.
+#[derive(Debug, Clone, Copy)]
+pub(in crate::store) enum Lookup {
+    /// `audit_by_subject`.
+    Subject,
+    /// `audit_by_requester`.
+    Requester,
+    /// `audit_by_basis`.
+    Basis,
+}
+
+impl Lookup {
+    const ALL: [Lookup; 3] = [Lookup::Subject, Lookup::Requester, Lookup::Basis];
+
+    fn table(self) -> &'static str {
+        match self {
+            Lookup::Subject => "audit_by_subject",
+            Lookup::Requester => "audit_by_requester",
+            Lookup::Basis => "audit_by_basis",
+        }
+    }
+
+    /// The column, in `audit_log` and in the table alike.
+    pub(in crate::store) fn column(self) -> &'static str {
+        match self {
+            Lookup::Subject => "subject_pseudonym",
+            Lookup::Requester => "requester_sub",
+            Lookup::Basis => "basis_id",
+        }
+    }
+}
+
+/// Appends ` AND seq IN (…)`: the seqs of the records whose `lookup` column equals `value`, from
+/// the lookup table up to the mark and from `audit_log` past it. The caller still compares the
+/// column itself, which keeps the answer right even if a table were edited by hand.
+pub(in crate::store) fn push_lookup<DB>(qb: &mut QueryBuilder<DB>, lookup: Lookup, value: &str)
+where
+    DB: Database,
+    String: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    let (table, column) = (lookup.table(), lookup.column());
+    qb.push(format_args!(
+        " AND seq IN (SELECT seq FROM {table} WHERE {column} = "
+    ))
+    .push_bind(value.to_owned())
+    .push(format_args!(
+        " UNION ALL SELECT seq FROM audit_log WHERE seq > \
+         (SELECT indexed_upto FROM audit_index_state WHERE id = 1) AND {column} = "
+    ))
+    .push_bind(value.to_owned())
+    .push(")");
+}
+
+/// The lowest `seq` where a lookup table and `audit_log` disagree below the mark (a record whose
+/// key is missing, or a row naming a record that does not carry that key), and what is wrong.
+/// One indexed probe per record and per row: seconds for millions, run by `verify`.
+pub(super) async fn mismatch(pool: &sqlx::SqlitePool) -> Result<Option<(u64, String)>, StoreError> {
+    let mut first: Option<(u64, String)> = None;
+    for lookup in Lookup::ALL {
+        let (table, column) = (lookup.table(), lookup.column());
+        let missing: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT min(a.seq) FROM audit_log AS a, audit_index_state AS s \
+             WHERE s.id = 1 AND a.seq <= s.indexed_upto AND a.{column} IS NOT NULL \
+             AND NOT EXISTS (SELECT 1 FROM {table} AS t \
+                             WHERE t.{column} = a.{column} AND t.seq = a.seq)"
+        )))
+        .fetch_one(pool)
+        .await?;
+        let stray: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT min(t.seq) FROM {table} AS t, audit_index_state AS s \
+             WHERE s.id = 1 AND (t.seq > s.indexed_upto OR NOT EXISTS \
+                 (SELECT 1 FROM audit_log AS a WHERE a.seq = t.seq AND a.{column} = t.{column}))"
+        )))
+        .fetch_one(pool)
+        .await?;
+        let found = [
+            missing.map(|seq| {
+                (seq, format!("the lookup table {table} lacks this record: a search by {column} would not find it"))
+            }),
+            stray.map(|seq| {
+                (seq, format!("the lookup table {table} has a row for this record that its {column} does not match"))
+            }),
+        ];
+        for (seq, problem) in found.into_iter().flatten() {
+            let seq = u64::try_from(seq).unwrap_or(0);
+            if first.as_ref().is_none_or(|(f, _)| seq < *f) {
+                first = Some((seq, problem));
+            }
+        }
+    }
+    Ok(first)
+}
+
+impl SqliteStore {
+    /// Copies the keys of up to `limit` records past the mark into the lookup tables and moves
+    /// the mark, in one transaction; returns how many records it covered (0: nothing was behind).
+    pub async fn index_pending(&self, limit: i64) -> Result<u64, StoreError> {
+        let _write = self.write_lock().await;
+        let mut tx = self.appender_pool().begin_with("BEGIN IMMEDIATE").await?;
+        let (from, upto): (i64, i64) = sqlx::query_as(
+            "SELECT s.indexed_upto, coalesce((SELECT max(seq) FROM (SELECT seq FROM audit_log \
+             WHERE seq > s.indexed_upto ORDER BY seq LIMIT $1)), s.indexed_upto) \
+             FROM audit_index_state AS s WHERE s.id = 1",
+        )
+        .bind(limit.max(1))
+        .fetch_one(&mut *tx)
+        .await?;
+        if upto <= from {
+            return Ok(0);
+        }
+        for lookup in Lookup::ALL {
+            let (table, column) = (lookup.table(), lookup.column());
+            // Sorted by key, so each leaf page of the table is visited once per batch.
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO {table} ({column}, seq) SELECT {column}, seq FROM audit_log \
+                 WHERE seq > $1 AND seq <= $2 AND {column} IS NOT NULL ORDER BY {column}, seq"
+            )))
+            .bind(from)
+            .bind(upto)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query("UPDATE audit_index_state SET indexed_upto = $1 WHERE id = 1")
+            .bind(upto)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(u64::try_from(upto - from).unwrap_or(0))
+    }
+
+    /// Records appended but not yet in the lookup tables.
+    pub async fn index_lag(&self) -> Result<u64, StoreError> {
+        let lag: i64 = sqlx::query_scalar(
+            "SELECT h.seq - s.indexed_upto FROM audit_head AS h, audit_index_state AS s \
+             WHERE h.id = 1 AND s.id = 1",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        Ok(u64::try_from(lag).unwrap_or(0))
+    }
+
+    /// Keeps the lookup tables caught up: every `every`, indexes what was appended since, in
+    /// transactions of at most `batch` records, yielding the write lock between them. Runs until
+    /// aborted; an error is logged and retried on the next tick (queries stay right meanwhile,
+    /// they scan more of `audit_log`).
+    pub fn spawn_indexer(&self, every: Duration, batch: i64) -> tokio::task::JoinHandle<()> {
+        super::spawn_every(every, self.clone(), move |store| async move {
+            loop {
+                let started = std::time::Instant::now();
+                match store.index_pending(batch).await {
+                    Ok(done) => {
+                        if done > 0 {
+                            crate::ops::metrics::add(
+                                "sluse_audit_lookups_indexed_total",
+                                &[],
+                                done,
+                            );
+                            crate::ops::metrics::observe_latency(
+                                "sluse_audit_lookups_index_seconds",
+                                &[],
+                                started.elapsed(),
+                            );
+                        }
+                        if done < u64::try_from(batch).unwrap_or(0) {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "audit lookup indexing failed; retrying later");
+                        break;
+                    }
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+    }
+}
