@@ -28,7 +28,13 @@ pub fn init(config: &LogConfig) -> bool {
             )
             .try_init(),
         LogFormat::Pretty => registry
-            .with(fmt::layer().compact().with_writer(std::io::stderr))
+            .with(
+                fmt::layer()
+                    .compact()
+                    // Colours for a person at a terminal; a file or a log collector gets plain text.
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                    .with_writer(std::io::stderr),
+            )
             .try_init(),
     };
     result.is_ok()

@@ -126,11 +126,17 @@ fn label_text(labels: &[(&str, &str)]) -> String {
         if i > 0 {
             out.push(',');
         }
-        let v = v
-            .replace('\\', "\\\\")
-            .replace('"', "\\\"")
-            .replace('\n', "\\n");
-        let _ = write!(out, "{k}=\"{v}\"");
+        let _ = write!(out, "{k}=\"");
+        // Prometheus escaping, without a new string per label when there is nothing to escape.
+        for c in v.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '"' => out.push_str("\\\""),
+                '\n' => out.push_str("\\n"),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
     }
     out.push('}');
     out
@@ -248,14 +254,14 @@ mod tests {
     #[test]
     fn counters_and_histograms_render_in_the_text_format() {
         inc("sluse_load_shed_total", &[]);
-        add("sluse_rate_limited_total", &[("limit", "a\"b")], 2);
+        add("sluse_rate_limited_total", &[("limit", "a\"b\\c\nd")], 2);
         observe("sluse_audit_batch_size", &[], &SIZE_BUCKETS, 3.0);
         let text = render(Snapshot {
             token_cache_hits: 7,
             token_cache_misses: 1,
         });
         assert!(text.contains("# TYPE sluse_audit_batch_size histogram"));
-        assert!(text.contains("sluse_rate_limited_total{limit=\"a\\\"b\"} "));
+        assert!(text.contains("sluse_rate_limited_total{limit=\"a\\\"b\\\\c\\nd\"} "));
         assert!(text.contains("sluse_audit_batch_size_bucket{le=\"4\"} "));
         assert!(text.contains("sluse_audit_batch_size_bucket{le=\"+Inf\"} "));
         assert!(text.contains("sluse_token_cache_hits_total 7"));
