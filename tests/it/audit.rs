@@ -325,6 +325,51 @@ async fn the_wal_stays_bounded_while_readers_never_pause() {
     assert!(v.ok && v.records == 2400, "{v:?}");
 }
 
+/// A reader that keeps its snapshot for long (a DPO's export of millions of records) keeps the WAL
+/// from starting over. The checkpointer then postpones the restart; it does not wait for the
+/// reader inside SQLite while holding every writer (the busy timeout, 5 s per pass).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_reader_postpones_the_wal_restart_and_never_holds_the_writers() {
+    let fx = Fixture::new(Backend::Sqlite).await;
+    let Store::Sqlite(sqlite) = &fx.store else {
+        unreachable!()
+    };
+    let (log, task) = fx.log(10_000);
+    log.append_many((0..16).map(record).collect())
+        .await
+        .unwrap();
+    let mut reader = sqlite.pool().acquire().await.unwrap();
+    sqlx::query("BEGIN").execute(&mut *reader).await.unwrap();
+    let seen: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log")
+        .fetch_one(&mut *reader)
+        .await
+        .unwrap();
+    assert_eq!(seen, 16);
+    // Restart past one frame, every 10 ms: every pass finds the reader in the way.
+    let checkpointer = sqlite.spawn_checkpointer(std::time::Duration::from_millis(10), 1);
+    let started = std::time::Instant::now();
+    let appends = async {
+        for round in 1..=20 {
+            log.append_many((0..4).map(|i| record(16 * round + i)).collect())
+                .await
+                .unwrap();
+        }
+    };
+    let finished = tokio::time::timeout(std::time::Duration::from_secs(10), appends).await;
+    let took = started.elapsed();
+    assert!(
+        finished.is_ok() && took < std::time::Duration::from_millis(2500),
+        "80 appends took {took:?} while a reader held its snapshot"
+    );
+    sqlx::query("ROLLBACK").execute(&mut *reader).await.unwrap();
+    drop(reader);
+    checkpointer.abort();
+    log.shutdown().await;
+    task.await.unwrap();
+    let v = fx.verify(None).await;
+    assert!(v.ok && v.records == 96, "{v:?}");
+}
+
 /// What the lookups by subject, requester and consent answer for [`record`]s `0..n`: the seqs of
 /// subject 7's records, of requester `kp-3`'s, and the disclosure ids on `consent-8`.
 async fn lookups(store: &Store) -> (Vec<u64>, Vec<u64>, Vec<String>) {
