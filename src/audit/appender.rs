@@ -161,29 +161,31 @@ fn count_decisions(chained: &[&ChainedRecord], size: usize, elapsed: Duration) {
         size as f64,
     );
     metrics::observe_latency("sluse_audit_append_seconds", &[], elapsed);
+    // Counted per distinct label set, not per record: each count takes the registry's lock.
+    let mut counts: Vec<((&str, &str, &str), u64)> = Vec::new();
+    let mut count = |key| match counts.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, n)) => *n += 1,
+        None => counts.push((key, 1)),
+    };
     for c in chained {
-        let decision = c.record.decision.as_str();
-        let outcome = c.record.outcome.as_str();
+        let (decision, outcome) = (c.record.decision.as_str(), c.record.outcome.as_str());
         if c.record.reasons.is_empty() {
-            metrics::inc(
-                "sluse_decisions_total",
-                &[
-                    ("decision", decision),
-                    ("outcome", outcome),
-                    ("reason", "none"),
-                ],
-            );
+            count((decision, outcome, "none"));
         }
         for reason in &c.record.reasons {
-            metrics::inc(
-                "sluse_decisions_total",
-                &[
-                    ("decision", decision),
-                    ("outcome", outcome),
-                    ("reason", &reason.code),
-                ],
-            );
+            count((decision, outcome, reason.code.as_str()));
         }
+    }
+    for ((decision, outcome, reason), n) in counts {
+        metrics::add(
+            "sluse_decisions_total",
+            &[
+                ("decision", decision),
+                ("outcome", outcome),
+                ("reason", reason),
+            ],
+            n,
+        );
     }
 }
 
@@ -335,5 +337,55 @@ impl Appender {
                 false
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A chained record with `decision`, `outcome` and `reasons` (the rest does not matter here).
+    fn chained(decision: &str, outcome: &str, reasons: &[&str]) -> ChainedRecord {
+        let reasons: Vec<_> = reasons
+            .iter()
+            .map(|code| serde_json::json!({"code": code, "message": "m"}))
+            .collect();
+        serde_json::from_value(serde_json::json!({
+            "seq": 1, "prev_hash": "0", "hash": "1",
+            "disclosure_id": "01890a5d-ac96-774b-bcce-b302099a8057",
+            "at": "2026-03-01T09:15:00Z",
+            "requester": {"sub": "kp", "dept": "youth-unit", "role": "contact_person"},
+            "subject_pseudonym": null, "category": "c", "purpose": "p",
+            "source": null, "recipient": null,
+            "decision": decision, "outcome": outcome, "basis": null,
+            "reasons": reasons, "fields_disclosed": [], "fields_redacted": [],
+            "payload_digest": null, "policy_version": "v1"
+        }))
+        .unwrap()
+    }
+
+    fn counted(text: &str, reason: &str) -> Option<u64> {
+        text.lines().find_map(|l| {
+            l.strip_prefix(&format!(
+                "sluse_decisions_total{{decision=\"deny\",outcome=\"denied\",reason=\"{reason}\"}} "
+            ))?
+            .parse()
+            .ok()
+        })
+    }
+
+    #[test]
+    fn a_batch_counts_every_record_once_per_reason() {
+        // Reason codes of this test alone: the registry is shared by the whole test binary.
+        let records = [
+            chained("deny", "denied", &["appender_test_a"]),
+            chained("deny", "denied", &["appender_test_a", "appender_test_b"]),
+            chained("deny", "denied", &["appender_test_a"]),
+        ];
+        let refs: Vec<&ChainedRecord> = records.iter().collect();
+        count_decisions(&refs, 3, Duration::from_millis(1));
+        let text = crate::ops::metrics::render(crate::ops::metrics::Snapshot::default());
+        assert_eq!(counted(&text, "appender_test_a"), Some(3));
+        assert_eq!(counted(&text, "appender_test_b"), Some(1));
     }
 }
