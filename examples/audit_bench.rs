@@ -108,18 +108,23 @@ fn record(i: u64, clock: &dyn Clock) -> AuditRecord {
     }
 }
 
-/// The appender's committed batches so far: `(records, batches)`, from its metrics.
-fn batches_so_far() -> (f64, f64) {
+/// A metric's value so far (0 before it is first set).
+fn metric(name: &str) -> f64 {
     let text = sluse::ops::metrics::render(sluse::ops::metrics::Snapshot::default());
-    let value = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (
-        value("sluse_audit_batch_size_sum"),
-        value("sluse_audit_batch_size_count"),
-    )
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok())
+        .unwrap_or(0.0)
+}
+
+/// The appender's committed batches so far, `(records, batches)`, and the lookup indexer's
+/// transactions, `(seconds, transactions)`, from their metrics.
+fn batches_so_far() -> [f64; 4] {
+    [
+        metric("sluse_audit_batch_size_sum"),
+        metric("sluse_audit_batch_size_count"),
+        metric("sluse_audit_lookups_index_seconds_sum"),
+        metric("sluse_audit_lookups_index_seconds_count"),
+    ]
 }
 
 struct Run {
@@ -134,6 +139,8 @@ struct Run {
     catch_up: f64,
     /// Records per committed transaction.
     mean_batch: f64,
+    /// Milliseconds per lookup-indexer transaction during the run.
+    index_ms: f64,
 }
 
 async fn run(args: &Args, writers: u64, total: u64) -> Run {
@@ -202,6 +209,7 @@ async fn run(args: &Args, writers: u64, total: u64) -> Run {
             lag: 0,
             catch_up: 0.0,
             mean_batch: batch as f64,
+            index_ms: 0.0,
         };
     }
     let batches_before = batches_so_far();
@@ -228,8 +236,12 @@ async fn run(args: &Args, writers: u64, total: u64) -> Run {
     task.await.unwrap();
     let durable = store.audit_head().await.unwrap().seq;
     let batches_after = batches_so_far();
-    let mean_batch =
-        (batches_after.0 - batches_before.0) / (batches_after.1 - batches_before.1).max(1.0);
+    let delta: Vec<f64> = (0..4)
+        .map(|i| batches_after[i] - batches_before[i])
+        .collect();
+    let mean_batch = delta[0] / delta[1].max(1.0);
+    // Time per indexer transaction, waiting for the write lock included: appends queue behind it.
+    let index_ms = 1000.0 * delta[2] / delta[3].max(1.0);
     // The lookups trail the chain: how far behind they were, and how long they took to catch up.
     let (lag, catch_up) = match &store {
         Store::Sqlite(s) => {
@@ -258,6 +270,7 @@ async fn run(args: &Args, writers: u64, total: u64) -> Run {
         lag,
         catch_up,
         mean_batch,
+        index_ms,
     }
 }
 
@@ -267,14 +280,14 @@ async fn main() {
     let args = Args::parse();
     let largest = args.writers.iter().copied().max().unwrap_or(1).max(1);
     println!(
-        "writers  records    seconds   records/s   durable  dropped  verified  index lag  catch-up s  mean batch"
+        "writers  records    seconds   records/s   durable  dropped  verified  index lag  catch-up s  mean batch  index ms/txn"
     );
     for &writers in &args.writers {
         let writers = writers.max(1);
         let total = (args.records * writers / largest).max(2_000.max(writers));
         let r = run(&args, writers, total).await;
         println!(
-            "{:>7}  {:>7}  {:>9.2}  {:>10.0}  {:>8}  {:>7}  {:>8}  {:>9}  {:>10.2}  {:>10.1}",
+            "{:>7}  {:>7}  {:>9.2}  {:>10.0}  {:>8}  {:>7}  {:>8}  {:>9}  {:>10.2}  {:>10.1}  {:>12.1}",
             r.writers,
             r.records,
             r.seconds,
@@ -284,7 +297,8 @@ async fn main() {
             r.verified,
             r.lag,
             r.catch_up,
-            r.mean_batch
+            r.mean_batch,
+            r.index_ms
         );
     }
 }
