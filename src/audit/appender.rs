@@ -2,7 +2,8 @@
 //!
 //! Callers send their [`Entry`] (records, and the notice and inbox items that must commit with
 //! them) on a bounded channel and wait. The task takes everything pending (up to
-//! [`AppenderConfig::max_batch`] records), appends it in one transaction and only after the
+//! [`AppenderConfig::max_batch`] records; when the channel runs dry it first lets ready callers
+//! run, a few times, so they join this batch), appends it in one transaction and only after the
 //! commit answers every waiter; if the commit fails, every waiter of that batch gets an error and
 //! must release nothing. A full channel makes callers wait (backpressure); nothing is dropped.
 //!

@@ -13,8 +13,9 @@ use sqlx::{Database, QueryBuilder};
 use super::SqliteStore;
 use crate::store::StoreError;
 
-/// Records whose keys one indexer transaction copies at most: a few milliseconds of the write
-/// lock, so appends queue behind it only briefly.
+/// Records whose keys one indexer transaction copies at most. Appends queue behind it: about
+/// 20 ms of the write lock at 30,000 records/s with keys spread over thousands of subjects, a few
+/// ms when they repeat; smaller transactions were not shorter in proportion (decision 0021).
 pub(in crate::store) const INDEX_BATCH: i64 = 4096;
 
 /// A lookup table and the `audit_log` column whose values it holds.
