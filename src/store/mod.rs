@@ -127,7 +127,7 @@ impl Store {
         match self {
             Store::Sqlite(s) => vec![
                 s.spawn_checkpointer(
-                    std::time::Duration::from_millis(500),
+                    sqlite::CHECKPOINT_EVERY,
                     sqlite::WAL_RESTART_FRAMES,
                 ),
                 s.spawn_indexer(std::time::Duration::from_millis(100), sqlite::INDEX_BATCH),

@@ -30,8 +30,13 @@ mod registry_cache;
 
 use super::{OpenMode, StoreError, SubjectRegistry};
 
+/// How often the checkpointer copies the WAL back. Under 16 notice connections the WAL grows by
+/// about 100 MB/s; passes 500 ms apart left a restart 8–9 ms of copying and fsync under the write
+/// lock (p99 16 ms), passes 50 ms apart leave it 1.5–2 ms (p99 8 ms). An idle pass costs nothing.
+pub(super) const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
+
 /// WAL frames (pages, about 4 KiB each) after which the checkpointer makes the WAL start over:
-/// 16 MiB, a few seconds of the heaviest load.
+/// 16 MiB, a fifth of a second of the heaviest load measured (16 connections of notices).
 pub(super) const WAL_RESTART_FRAMES: i64 = 4096;
 
 /// Looks for a moment without readers in the WAL, a millisecond apart, before a restart is
