@@ -126,10 +126,7 @@ impl Store {
     pub fn spawn_maintenance(&self) -> Vec<tokio::task::JoinHandle<()>> {
         match self {
             Store::Sqlite(s) => vec![
-                s.spawn_checkpointer(
-                    sqlite::CHECKPOINT_EVERY,
-                    sqlite::WAL_RESTART_FRAMES,
-                ),
+                s.spawn_checkpointer(sqlite::CHECKPOINT_EVERY, sqlite::WAL_RESTART_FRAMES),
                 s.spawn_indexer(std::time::Duration::from_millis(100), sqlite::INDEX_BATCH),
             ],
             Store::Postgres(_) => Vec::new(),
