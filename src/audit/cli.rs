@@ -104,16 +104,7 @@ impl AuditCommand {
 /// standard error with exit code 1.
 pub fn run_without_config(command: AuditCommand) -> ExitCode {
     if let AuditCommand::WitnessKey { state, key } = &command {
-        return match witness::public_key_entry(state, key.as_deref()) {
-            Ok(text) => {
-                println!("{text}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
-            }
-        };
+        return report(witness::public_key_entry(state, key.as_deref()));
     }
     let AuditCommand::Witness {
         gateway,
@@ -140,6 +131,11 @@ pub fn run_without_config(command: AuditCommand) -> ExitCode {
             "cannot start the async runtime: {e}"
         ))),
     };
+    report(result)
+}
+
+/// Prints what a command did and exits 0, or prints its error on standard error and exits 1.
+fn report(result: Result<String, impl std::fmt::Display>) -> ExitCode {
     match result {
         Ok(text) => {
             println!("{text}");
