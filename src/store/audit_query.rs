@@ -34,7 +34,7 @@ impl From<CountRow> for AuditCount {
     }
 }
 
-/// How a query finds the records of one subject or requester.
+/// How a query finds the records of one subject, requester or department, or of a time range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Lookups {
     /// Through indexes on `audit_log` (PostgreSQL).
@@ -46,7 +46,7 @@ pub(super) enum Lookups {
 /// Appends ` WHERE …` for `filter` and `seq < before`, then ` ORDER BY seq DESC LIMIT …`.
 /// `instant_cast` follows each bound instant (`::timestamptz` on PostgreSQL, nothing on SQLite,
 /// whose `at` is canonical RFC 3339 text that sorts as time does). Each condition is served by an
-/// index paired with `seq`: on `audit_log`, or for subject and requester as `lookups` says.
+/// index paired with `seq`: on `audit_log`, or as `lookups` says.
 pub(super) fn push_query<DB>(
     qb: &mut QueryBuilder<DB>,
     filter: &AuditFilter,
@@ -60,20 +60,20 @@ where
     String: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
     i64: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
 {
-    use super::sqlite::{Lookup, push_lookup};
+    use super::sqlite::{Lookup, equals, push_lookup, within};
     qb.push(" WHERE 1 = 1");
     if let Some(subject) = &filter.subject {
         qb.push(" AND subject_pseudonym = ")
             .push_bind(subject.as_str().to_owned());
         if lookups == Lookups::Trailing {
-            push_lookup(qb, Lookup::Subject, subject.as_str());
+            push_lookup(qb, &[Lookup::Subject], equals(subject.as_str()));
         }
     }
     if let Some(requester) = &filter.requester {
         qb.push(" AND requester_sub = ")
             .push_bind(requester.clone());
         if lookups == Lookups::Trailing {
-            push_lookup(qb, Lookup::Requester, requester);
+            push_lookup(qb, &[Lookup::Requester], equals(requester));
         }
     }
     if let Some(dept) = &filter.department {
@@ -82,6 +82,9 @@ where
             .push(" OR recipient = ")
             .push_bind(dept.clone())
             .push(")");
+        if lookups == Lookups::Trailing {
+            push_lookup(qb, &[Lookup::Source, Lookup::Recipient], equals(dept));
+        }
     }
     if let Some(decision) = filter.decision {
         qb.push(" AND decision = ")
@@ -96,6 +99,13 @@ where
         qb.push(" AND at < ")
             .push_bind(format_instant(to))
             .push(instant_cast);
+    }
+    if lookups == Lookups::Trailing && (filter.from.is_some() || filter.to.is_some()) {
+        let (from, to) = (
+            filter.from.map(format_instant),
+            filter.to.map(format_instant),
+        );
+        push_lookup(qb, &[Lookup::At], within(from.as_deref(), to.as_deref()));
     }
     if let Some(before) = before {
         qb.push(" AND seq < ").push_bind(db_seq(before)?);

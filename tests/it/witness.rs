@@ -179,6 +179,14 @@ async fn a_witness_cosigns_what_extends_its_last_checkpoint_and_refuses_a_rewrit
         .unwrap();
         prev = (c.seq, unhex_hash(&c.hash).unwrap());
     }
+    // …and the lookup by recipient (decision 0021), which verify compares with the records.
+    for sql in [
+        "DELETE FROM audit_by_recipient WHERE seq = 3",
+        "INSERT INTO audit_by_recipient (recipient, seq) SELECT a.recipient, a.seq \
+         FROM audit_log AS a, audit_index_state AS s WHERE a.seq = 3 AND a.seq <= s.indexed_upto",
+    ] {
+        sqlx::query(sql).execute(db.pool()).await.unwrap();
+    }
     sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
         .bind(sluse::audit::canonical::hex(&prev.1))
         .execute(db.pool())

@@ -1,74 +1,19 @@
-//! The audit chain on SQLite: each batch in one `BEGIN IMMEDIATE` transaction (the write lock is
-//! taken before the head is read), with the notices and inbox items its entries carry, durable at
-//! commit (`synchronous=FULL`).
+//! The audit chain on SQLite: each batch in one `BEGIN IMMEDIATE` transaction on the appender's
+//! own connection (`batch_writer`; the write lock is taken before the head is read), with the
+//! notices and inbox items its entries carry, durable at commit (`synchronous=FULL`).
 
-use sqlx::{QueryBuilder, Sqlite};
-
-use super::{
-    SqliteStore,
-    notices::{insert_items, insert_notices},
-};
+use super::SqliteStore;
 use crate::{
     audit::{
-        AuditStore, ChainHead, ChainedRecord, Checkpoint, StoredRecord,
+        AuditStore, ChainHead, Checkpoint, StoredRecord,
         canonical::format_instant,
         entry::{Appended, Entry},
     },
     store::{
         StoreError,
-        audit::{
-            AuditRow, Batch, CheckpointRow, INSERT_COLUMNS, basis_columns, db_seq, insert_chunks,
-            json_list,
-        },
+        audit::{AuditRow, CheckpointRow, db_seq},
     },
 };
-
-/// Inserts chained records in one multi-row statement.
-async fn insert_records(
-    conn: &mut sqlx::SqliteConnection,
-    chunk: &[&ChainedRecord],
-) -> Result<(), StoreError> {
-    let mut insert: QueryBuilder<Sqlite> =
-        QueryBuilder::new(format!("INSERT INTO audit_log ({INSERT_COLUMNS}) "));
-    let mut bad_seq = None;
-    insert.push_values(chunk, |mut b, c| {
-        let r = &c.record;
-        let (basis_kind, basis_id) = basis_columns(r.basis.as_ref());
-        match db_seq(c.seq) {
-            Ok(seq) => b.push_bind(seq),
-            Err(e) => {
-                bad_seq = Some(e);
-                b.push_bind(-1i64)
-            }
-        };
-        b.push_bind(r.disclosure_id.hyphenated().to_string())
-            .push_bind(format_instant(r.at))
-            .push_bind(r.requester.sub.clone())
-            .push_bind(r.requester.dept.clone())
-            .push_bind(r.requester.role.as_str())
-            .push_bind(r.subject_pseudonym.as_ref().map(|p| p.as_str().to_owned()))
-            .push_bind(r.category.clone())
-            .push_bind(r.purpose.clone())
-            .push_bind(r.source.clone())
-            .push_bind(r.recipient.clone())
-            .push_bind(r.decision.as_str())
-            .push_bind(r.outcome.as_str())
-            .push_bind(basis_kind)
-            .push_bind(basis_id)
-            .push_bind(json_list(&r.reasons))
-            .push_bind(json_list(&r.fields_disclosed))
-            .push_bind(json_list(&r.fields_redacted))
-            .push_bind(r.payload_digest.clone())
-            .push_bind(r.policy_version.clone())
-            .push_bind(c.prev_hash.clone())
-            .push_bind(c.hash.clone());
-    });
-    if let Some(e) = bad_seq {
-        return Err(e);
-    }
-    insert.build().execute(&mut *conn).await?;
-    Ok(())
-}
 
 pub(in crate::store) const SELECT_COLUMNS: &str = "seq, disclosure_id, at, requester_sub, requester_dept, \
      requester_role, subject_pseudonym, category, purpose, source, recipient, decision, outcome, \
@@ -83,29 +28,8 @@ impl AuditStore for SqliteStore {
                 .map(|_| Appended::Chained(Vec::new()))
                 .collect());
         }
-        let _write = self.write_lock().await;
-        let mut tx = self.appender_pool().begin_with("BEGIN IMMEDIATE").await?;
-        let (head_seq, head_hash): (i64, String) =
-            sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1")
-                .fetch_one(&mut *tx)
-                .await?;
-        let inserted =
-            insert_notices(&mut tx, entries.iter().filter_map(|e| e.notice.as_ref())).await?;
-        let batch = Batch::plan(head_seq, &head_hash, entries, &inserted)?;
-        let chained = batch.chained();
-        for chunk in insert_chunks(&chained) {
-            insert_records(&mut tx, chunk).await?;
-        }
-        insert_items(&mut tx, &batch.items).await?;
-        if let Some(last) = chained.last() {
-            sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-                .bind(db_seq(last.seq)?)
-                .bind(&last.hash)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(batch.outcomes)
+        let write = self.owned_write_lock().await;
+        self.batch_writer().append(entries, write).await
     }
 
     async fn audit_page(&self, after: u64, limit: u32) -> Result<Vec<StoredRecord>, StoreError> {

@@ -1,9 +1,10 @@
-//! The DPO's queries on SQLite. `at` is canonical RFC 3339 text, so ranges compare as text.
+//! The DPO's queries on SQLite. `at` is canonical RFC 3339 text, so ranges compare as text; they
+//! are found through the lookup by time (decision 0021).
 
 use jiff::Timestamp;
 use sqlx::{QueryBuilder, Sqlite};
 
-use super::{SqliteStore, audit::SELECT_COLUMNS};
+use super::{Lookup, SqliteStore, audit::SELECT_COLUMNS, push_lookup, within};
 use crate::{
     audit::{AuditCount, AuditFilter, AuditQuery, StoredRecord},
     store::{
@@ -38,30 +39,32 @@ impl AuditQuery for SqliteStore {
     }
 
     async fn audit_counts(&self, since: Timestamp) -> Result<Vec<AuditCount>, StoreError> {
-        let rows: Vec<CountRow> = sqlx::query_as(
+        let since = since_text(since);
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
             "SELECT substr(at, 1, 13) AS hour, recipient, category, basis_kind, basis_id, \
-             decision, outcome, count(*) AS count FROM audit_log WHERE at >= $1 \
-             GROUP BY 1, 2, 3, 4, 5, 6, 7",
-        )
-        .bind(since_text(since))
-        .fetch_all(self.pool())
-        .await?;
+             decision, outcome, count(*) AS count FROM audit_log WHERE at >= ",
+        );
+        qb.push_bind(since.clone());
+        push_lookup(&mut qb, &[Lookup::At], within(Some(&since), None));
+        qb.push(" GROUP BY 1, 2, 3, 4, 5, 6, 7");
+        let rows: Vec<CountRow> = qb.build_query_as().fetch_all(self.pool()).await?;
         Ok(rows.into_iter().map(AuditCount::from).collect())
     }
 
     async fn refusal_reasons(&self, since: Timestamp) -> Result<Vec<(String, u64)>, StoreError> {
         // A hand-edited `reasons` that is not JSON is skipped here; `verify` reports it.
-        let rows: Vec<(String, i64)> = sqlx::query_as(
+        let since = since_text(since);
+        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
             "SELECT json_extract(j.value, '$.code') AS code, count(DISTINCT a.seq) AS n \
              FROM audit_log AS a, json_each(a.reasons) AS j \
-             WHERE a.decision = 'deny' AND a.at >= $1 AND json_valid(a.reasons) \
+             WHERE a.decision = 'deny' AND json_valid(a.reasons) \
              AND json_type(a.reasons) = 'array' \
-             AND json_type(j.value, '$.code') = 'text' \
-             GROUP BY 1 ORDER BY n DESC, code",
-        )
-        .bind(since_text(since))
-        .fetch_all(self.pool())
-        .await?;
+             AND json_type(j.value, '$.code') = 'text' AND a.at >= ",
+        );
+        qb.push_bind(since.clone());
+        push_lookup(&mut qb, &[Lookup::At], within(Some(&since), None));
+        qb.push(" GROUP BY 1 ORDER BY n DESC, code");
+        let rows: Vec<(String, i64)> = qb.build_query_as().fetch_all(self.pool()).await?;
         Ok(rows
             .into_iter()
             .map(|(code, n)| (code, u64::try_from(n).unwrap_or(0)))

@@ -1,5 +1,6 @@
-//! The audit trail's lookups by subject, requester and basis on SQLite: tables written behind the
-//! chain by an indexer task, not in the appender's commit (decision 0021, migration 0007).
+//! The audit trail's lookups on SQLite (by subject, requester, basis, department and time): tables
+//! written behind the chain by an indexer task, not in the appender's commit (decision 0021,
+//! migrations 0007 and 0008).
 //!
 //! Every record with `seq <= audit_index_state.indexed_upto` has its keys in the tables and none
 //! past it has; the indexer moves the mark and writes the keys in one transaction. A query reads a
@@ -27,16 +28,32 @@ pub(in crate::store) enum Lookup {
     Requester,
     /// `audit_by_basis`.
     Basis,
+    /// `audit_by_source`.
+    Source,
+    /// `audit_by_recipient`.
+    Recipient,
+    /// `audit_by_at`.
+    At,
 }
 
 impl Lookup {
-    const ALL: [Lookup; 3] = [Lookup::Subject, Lookup::Requester, Lookup::Basis];
+    const ALL: [Lookup; 6] = [
+        Lookup::Subject,
+        Lookup::Requester,
+        Lookup::Basis,
+        Lookup::Source,
+        Lookup::Recipient,
+        Lookup::At,
+    ];
 
     fn table(self) -> &'static str {
         match self {
             Lookup::Subject => "audit_by_subject",
             Lookup::Requester => "audit_by_requester",
             Lookup::Basis => "audit_by_basis",
+            Lookup::Source => "audit_by_source",
+            Lookup::Recipient => "audit_by_recipient",
+            Lookup::At => "audit_by_at",
         }
     }
 
@@ -46,29 +63,77 @@ impl Lookup {
             Lookup::Subject => "subject_pseudonym",
             Lookup::Requester => "requester_sub",
             Lookup::Basis => "basis_id",
+            Lookup::Source => "source",
+            Lookup::Recipient => "recipient",
+            Lookup::At => "at",
         }
     }
 }
 
-/// Appends ` AND seq IN (…)`: the seqs of the records whose `lookup` column equals `value`, from
-/// the lookup table up to the mark and from `audit_log` past it. The caller still compares the
-/// column itself, which keeps the answer right even if a table were edited by hand.
-pub(in crate::store) fn push_lookup<DB>(qb: &mut QueryBuilder<DB>, lookup: Lookup, value: &str)
+/// Appends ` AND seq IN (…)`: the seqs of the records for which `condition` holds in the column
+/// of any of `lookups`, from the lookup tables up to the mark and from `audit_log` past it.
+/// `condition` pushes a condition on the column it is given (see [`equals`], [`within`]). The
+/// caller still tests the columns themselves, which keeps the answer right even if a table were
+/// edited by hand.
+pub(in crate::store) fn push_lookup<DB>(
+    qb: &mut QueryBuilder<DB>,
+    lookups: &[Lookup],
+    condition: impl Fn(&mut QueryBuilder<DB>, &str),
+) where
+    DB: Database,
+{
+    qb.push(" AND seq IN (");
+    for lookup in lookups {
+        qb.push(format_args!("SELECT seq FROM {} WHERE ", lookup.table()));
+        condition(qb, lookup.column());
+        qb.push(" UNION ALL ");
+    }
+    qb.push(
+        "SELECT seq FROM audit_log WHERE seq > \
+         (SELECT indexed_upto FROM audit_index_state WHERE id = 1) AND (",
+    );
+    for (i, lookup) in lookups.iter().enumerate() {
+        if i > 0 {
+            qb.push(" OR ");
+        }
+        condition(qb, lookup.column());
+    }
+    qb.push("))");
+}
+
+/// `column = value`.
+pub(in crate::store) fn equals<DB>(value: &str) -> impl Fn(&mut QueryBuilder<DB>, &str) + '_
 where
     DB: Database,
     String: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
 {
-    let (table, column) = (lookup.table(), lookup.column());
-    qb.push(format_args!(
-        " AND seq IN (SELECT seq FROM {table} WHERE {column} = "
-    ))
-    .push_bind(value.to_owned())
-    .push(format_args!(
-        " UNION ALL SELECT seq FROM audit_log WHERE seq > \
-         (SELECT indexed_upto FROM audit_index_state WHERE id = 1) AND {column} = "
-    ))
-    .push_bind(value.to_owned())
-    .push(")");
+    move |qb, column| {
+        qb.push(format_args!("{column} = "))
+            .push_bind(value.to_owned());
+    }
+}
+
+/// `from <= column < to`, either bound left out when `None` (both `None`: every row).
+pub(in crate::store) fn within<'a, DB>(
+    from: Option<&'a str>,
+    to: Option<&'a str>,
+) -> impl Fn(&mut QueryBuilder<DB>, &str) + 'a
+where
+    DB: Database,
+    String: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    move |qb, column| {
+        qb.push("(1 = 1");
+        if let Some(from) = from {
+            qb.push(format_args!(" AND {column} >= "))
+                .push_bind(from.to_owned());
+        }
+        if let Some(to) = to {
+            qb.push(format_args!(" AND {column} < "))
+                .push_bind(to.to_owned());
+        }
+        qb.push(")");
+    }
 }
 
 /// The lowest `seq` where a lookup table and `audit_log` disagree below the mark (a record whose
@@ -116,7 +181,7 @@ impl SqliteStore {
     /// the mark, in one transaction; returns how many records it covered (0: nothing was behind).
     pub async fn index_pending(&self, limit: i64) -> Result<u64, StoreError> {
         let _write = self.write_lock().await;
-        let mut tx = self.appender_pool().begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
         let (from, upto): (i64, i64) = sqlx::query_as(
             "SELECT s.indexed_upto, coalesce((SELECT max(seq) FROM (SELECT seq FROM audit_log \
              WHERE seq > s.indexed_upto ORDER BY seq LIMIT $1)), s.indexed_upto) \

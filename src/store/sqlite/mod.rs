@@ -22,9 +22,10 @@ mod assignments;
 mod audit;
 pub(super) use audit::SELECT_COLUMNS;
 mod audit_query;
+mod batch_writer;
 mod consents;
 mod lookups;
-pub(super) use lookups::{INDEX_BATCH, Lookup, push_lookup};
+pub(super) use lookups::{INDEX_BATCH, Lookup, equals, push_lookup, within};
 mod notices;
 mod registry_cache;
 
@@ -84,10 +85,8 @@ where
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// One connection for the audit appender's batches, so their statements (one text per batch
-    /// shape) stay prepared in its statement cache and its page cache keeps the indexes' inner
-    /// pages, instead of being spread over every connection of the pool.
-    appender: SqlitePool,
+    /// The audit appender's own connection, outside sqlx (decision 0022).
+    batches: batch_writer::BatchWriter,
     /// One connection for WAL checkpoints, which returns at once when readers are in the way.
     checkpointer: SqlitePool,
     writer: Arc<tokio::sync::Mutex<()>>,
@@ -121,14 +120,14 @@ impl SqliteStore {
             // write syscall per page (4 % of a notice's CPU in `perf`).
             .pragma("temp_store", "memory");
         let pool = pool_of(max_connections, options.clone()).await?;
-        let appender = pool_of(1, options.clone()).await?;
+        let batches = batch_writer::BatchWriter::open(options.get_filename())?;
         // SQLite's busy handler sleeps 1, 2, 5 … ms between looks; a RESTART checkpoint waiting
         // for readers that way held every writer for 8–9 ms. This connection never waits inside
         // SQLite: `checkpoint` looks again itself, sooner.
         let checkpointer = pool_of(1, options.busy_timeout(Duration::ZERO)).await?;
         Ok(SqliteStore {
             pool,
-            appender,
+            batches,
             checkpointer,
             writer: Arc::new(tokio::sync::Mutex::new(())),
             registry: Arc::default(),
@@ -148,8 +147,13 @@ impl SqliteStore {
     }
 
     /// The audit appender's own connection.
-    pub(super) fn appender_pool(&self) -> &SqlitePool {
-        &self.appender
+    fn batch_writer(&self) -> &batch_writer::BatchWriter {
+        &self.batches
+    }
+
+    /// The write lock, held by its owner (for work that outlives the task that took it).
+    async fn owned_write_lock(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        self.writer.clone().lock_owned().await
     }
 
     /// A subject's assignments and consents (the facts of a decision): from the registry cache,
@@ -176,7 +180,6 @@ impl SqliteStore {
     /// Closes the pools.
     pub(super) async fn close(&self) {
         self.checkpointer.close().await;
-        self.appender.close().await;
         self.pool.close().await;
     }
 

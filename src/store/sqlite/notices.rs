@@ -1,17 +1,13 @@
 //! Notices and inboxes on SQLite.
 
 use jiff::Timestamp;
-
 use sqlx::{QueryBuilder, Sqlite};
 
 use super::SqliteStore;
-use crate::store::audit::insert_chunks;
 use crate::{
     notices::{InboxItem, NoticeRecord, NoticeStore},
     store::{
-        StoreError,
-        consents::json_text,
-        instant_text,
+        StoreError, instant_text,
         notices::{InboxRow, NoticeRow},
     },
 };
@@ -20,66 +16,6 @@ const NOTICE_COLUMNS: &str = "id, sender_dept, sender_sub, idempotency_key, body
      subject_pseudonym, response, created_at";
 const INBOX_COLUMNS: &str = "id, notice_id, recipient_dept, kind, sealed, redacted, basis, \
      disclosure_id, received_at, acked_at, acked_by";
-
-/// Inserts notices (answers included) under their idempotency keys; returns the ids of those
-/// inserted. A notice whose key is taken, also by an earlier one of the same call, is not.
-pub(super) async fn insert_notices<'a>(
-    conn: &mut sqlx::SqliteConnection,
-    notices: impl Iterator<Item = &'a NoticeRecord>,
-) -> Result<Vec<String>, StoreError> {
-    let notices: Vec<&NoticeRecord> = notices.collect();
-    let mut inserted = Vec::with_capacity(notices.len());
-    for chunk in insert_chunks(&notices) {
-        let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO notices (id, sender_dept, sender_sub, idempotency_key, body_digest, kind, \
-             subject_pseudonym, response, created_at, completed_at) ",
-        );
-        insert.push_values(chunk, |mut b, n| {
-            let at = instant_text(n.created_at);
-            b.push_bind(n.id.clone())
-                .push_bind(n.sender_dept.clone())
-                .push_bind(n.sender_sub.clone())
-                .push_bind(n.idempotency_key.clone())
-                .push_bind(n.body_digest.clone())
-                .push_bind(n.kind.clone())
-                .push_bind(n.subject_pseudonym.clone())
-                .push_bind(n.response.as_ref().map(|r| r.to_string()))
-                .push_bind(at.clone())
-                .push_bind(at);
-        });
-        insert.push(" ON CONFLICT (sender_dept, idempotency_key) DO NOTHING RETURNING id");
-        let ids: Vec<String> = insert.build_query_scalar().fetch_all(&mut *conn).await?;
-        inserted.extend(ids);
-    }
-    Ok(inserted)
-}
-
-/// Inserts inbox items; one whose `(notice_id, recipient)` is delivered already is left out.
-pub(super) async fn insert_items(
-    conn: &mut sqlx::SqliteConnection,
-    items: &[InboxItem],
-) -> Result<(), StoreError> {
-    for chunk in insert_chunks(items) {
-        let mut insert: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO inbox_items (id, notice_id, recipient_dept, kind, sealed, redacted, basis, \
-             disclosure_id, received_at) ",
-        );
-        insert.push_values(chunk, |mut b, item| {
-            b.push_bind(item.id.clone())
-                .push_bind(item.notice_id.clone())
-                .push_bind(item.recipient.clone())
-                .push_bind(item.kind.clone())
-                .push_bind(item.sealed.clone())
-                .push_bind(json_text(&item.redacted))
-                .push_bind(item.basis.as_ref().map(json_text))
-                .push_bind(item.disclosure_id.clone())
-                .push_bind(instant_text(item.received_at));
-        });
-        insert.push(" ON CONFLICT (notice_id, recipient_dept) DO NOTHING");
-        insert.build().execute(&mut *conn).await?;
-    }
-    Ok(())
-}
 
 impl NoticeStore for SqliteStore {
     async fn notice_by_key(
@@ -171,7 +107,7 @@ impl crate::notices::withdrawal::ConsentDisclosures for SqliteStore {
              AND outcome IN ('disclosed', 'delivered') AND basis_id = ",
         );
         qb.push_bind(consent_id.to_owned());
-        super::push_lookup(&mut qb, super::Lookup::Basis, consent_id);
+        super::push_lookup(&mut qb, &[super::Lookup::Basis], super::equals(consent_id));
         qb.push(" ORDER BY seq");
         let rows: Vec<crate::store::notices::PastDisclosureRow> =
             qb.build_query_as().fetch_all(self.pool()).await?;
