@@ -453,7 +453,8 @@ async fn records_are_found_by_subject_requester_and_consent_before_and_after_the
             .await;
         assert_eq!(Fixture::bad_seq(&fx.verify(None).await), 20);
         fx.tamper(&[
-            "INSERT INTO audit_by_subject SELECT subject_pseudonym, 20 FROM audit_log WHERE seq = 9",
+            "INSERT INTO audit_by_subject (epoch, subject_pseudonym, seq) \
+             SELECT 0, subject_pseudonym, 20 FROM audit_log WHERE seq = 9",
             "UPDATE audit_by_requester SET requester_sub = 'kp-0' WHERE seq = 12",
         ])
         .await;
@@ -579,6 +580,90 @@ async fn records_are_found_by_department_and_time_before_and_after_their_keys_ar
         fx.tamper(&["UPDATE audit_by_at SET at = '2020-01-01T00:00:00.000000Z' WHERE seq = 33"])
             .await;
         assert_eq!(Fixture::bad_seq(&fx.verify(None).await), 33);
+    }
+}
+
+/// The lookups by subject, requester and consent are partitioned by epochs of 4,096 records on
+/// SQLite (migration 0009): records of one subject, caseworker and consent spread over three
+/// epochs are all found, before and after indexing, and a row filed under another epoch than its
+/// record's is reported by verify.
+#[tokio::test]
+async fn lookups_find_a_subjects_records_in_every_epoch() {
+    use sluse::{
+        audit::{AuditFilter, AuditQuery},
+        notices::withdrawal::ConsentDisclosures,
+    };
+    const N: usize = 9_000;
+    let subject = |i: usize| Pseudonym::from_stored(format!("ps_{:064x}", i % 11));
+    let spread = |i: usize| {
+        let mut r = record(i);
+        r.subject_pseudonym = Some(subject(i));
+        r.requester.sub = format!("kp-{}", i % 13);
+        if let Some(basis) = &mut r.basis {
+            basis.id = format!("consent-{}", i % 17);
+        }
+        r
+    };
+    // Record i has seq i + 1; newest first, as the search answers.
+    let expected: Vec<u64> = (0..N)
+        .rev()
+        .filter(|i| i % 11 == 4 && i % 13 == 6)
+        .map(|i| i as u64 + 1)
+        .take(100)
+        .collect();
+    let on_consent = (0..N)
+        .filter(|i| i % 17 == 5 && spread(*i).basis.is_some())
+        .count();
+    for backend in Backend::all() {
+        let fx = Fixture::new(backend.clone()).await;
+        let records: Vec<AuditRecord> = (0..N).map(spread).collect();
+        for chunk in records.chunks(1000) {
+            fx.store
+                .append_entries(vec![Entry::records(chunk.to_vec())])
+                .await
+                .unwrap();
+        }
+        let filter = AuditFilter {
+            subject: Some(subject(4)),
+            requester: Some("kp-6".to_owned()),
+            ..AuditFilter::default()
+        };
+        let found = |store: Store| {
+            let filter = filter.clone();
+            async move {
+                let rows = store.query_audit(&filter, None, 100).await.unwrap();
+                let consent = store.disclosures_on_consent("consent-5").await.unwrap();
+                (
+                    rows.iter().map(|r| r.seq).collect::<Vec<_>>(),
+                    consent.len(),
+                )
+            }
+        };
+        assert!(expected.len() > 50 && expected.last() < Some(&4096));
+        assert_eq!(
+            found(fx.store.clone()).await,
+            (expected.clone(), on_consent),
+            "{backend:?}"
+        );
+        let Store::Sqlite(sqlite) = &fx.store else {
+            continue;
+        };
+        while sqlite.index_pending(4096).await.unwrap() > 0 {}
+        assert_eq!(
+            found(fx.store.clone()).await,
+            (expected.clone(), on_consent),
+            "indexed"
+        );
+        let epochs: Vec<i64> =
+            sqlx::query_scalar("SELECT DISTINCT epoch FROM audit_by_subject ORDER BY 1")
+                .fetch_all(sqlite.pool())
+                .await
+                .unwrap();
+        assert_eq!(epochs, [0, 1, 2]);
+        assert!(fx.verify(None).await.ok);
+        fx.tamper(&["UPDATE audit_by_requester SET epoch = 0 WHERE seq = 5000"])
+            .await;
+        assert_eq!(Fixture::bad_seq(&fx.verify(None).await), 5000);
     }
 }
 

@@ -1,6 +1,6 @@
 //! The audit trail's lookups on SQLite (by subject, requester, basis, department and time): tables
 //! written behind the chain by an indexer task, not in the appender's commit (decision 0021,
-//! migrations 0007 and 0008).
+//! migrations 0007 to 0009).
 //!
 //! Every record with `seq <= audit_index_state.indexed_upto` has its keys in the tables and none
 //! past it has; the indexer moves the mark and writes the keys in one transaction. A query reads a
@@ -18,6 +18,15 @@ use crate::store::StoreError;
 /// 20 ms of the write lock at 30,000 records/s with keys spread over thousands of subjects, a few
 /// ms when they repeat; smaller transactions were not shorter in proportion (decision 0021).
 pub(in crate::store) const INDEX_BATCH: i64 = 4096;
+
+/// The lookups whose keys spread over many values (subjects, caseworkers, consents) are
+/// partitioned by epochs of `1 << EPOCH_SHIFT` records (migration 0009): the table's key is
+/// `(seq >> EPOCH_SHIFT, key, seq)`, so the indexer's sorted pass writes into the current epoch's
+/// region of the table and dirties about as many pages as the keys fill. Keyed by `(key, seq)`
+/// alone, a pass landed on a leaf page of its own per record once the table had outgrown it,
+/// which is what the appender's commit had paid before decision 0021. A lookup probes every
+/// epoch: about 250 probes per million records.
+pub(in crate::store) const EPOCH_SHIFT: u32 = 12;
 
 /// A lookup table and the `audit_log` column whose values it holds.
 #[derive(Debug, Clone, Copy)]
@@ -57,6 +66,24 @@ impl Lookup {
         }
     }
 
+    /// Whether the table is partitioned by epoch (see [`EPOCH_SHIFT`]).
+    fn epoched(self) -> bool {
+        matches!(self, Lookup::Subject | Lookup::Requester | Lookup::Basis)
+    }
+
+    /// The table's columns, and the expressions over `audit_log` that fill them.
+    fn columns(self) -> (String, String) {
+        let column = self.column();
+        if self.epoched() {
+            (
+                format!("epoch, {column}, seq"),
+                format!("seq >> {EPOCH_SHIFT} AS epoch, {column}, seq"),
+            )
+        } else {
+            (format!("{column}, seq"), format!("{column}, seq"))
+        }
+    }
+
     /// The column, in `audit_log` and in the table alike.
     pub(in crate::store) fn column(self) -> &'static str {
         match self {
@@ -84,7 +111,17 @@ pub(in crate::store) fn push_lookup<DB>(
 {
     qb.push(" AND seq IN (");
     for lookup in lookups {
-        qb.push(format_args!("SELECT seq FROM {} WHERE ", lookup.table()));
+        if lookup.epoched() {
+            // One probe of the key per epoch up to the mark's, the epochs the outer loop.
+            qb.push(format_args!(
+                "SELECT t.seq FROM (WITH RECURSIVE e(n) AS (SELECT 0 UNION ALL SELECT n + 1 \
+                 FROM e WHERE n < (SELECT indexed_upto >> {EPOCH_SHIFT} FROM audit_index_state \
+                 WHERE id = 1)) SELECT n FROM e) AS e CROSS JOIN {} AS t WHERE t.epoch = e.n AND ",
+                lookup.table()
+            ));
+        } else {
+            qb.push(format_args!("SELECT seq FROM {} WHERE ", lookup.table()));
+        }
         condition(qb, lookup.column());
         qb.push(" UNION ALL ");
     }
@@ -143,17 +180,26 @@ pub(super) async fn mismatch(pool: &sqlx::SqlitePool) -> Result<Option<(u64, Str
     let mut first: Option<(u64, String)> = None;
     for lookup in Lookup::ALL {
         let (table, column) = (lookup.table(), lookup.column());
+        // A row under another epoch than its seq's is one no probe finds where it looks.
+        let (in_epoch, off_epoch) = if lookup.epoched() {
+            (
+                format!("t.epoch = a.seq >> {EPOCH_SHIFT} AND "),
+                format!(" OR t.epoch != t.seq >> {EPOCH_SHIFT}"),
+            )
+        } else {
+            (String::new(), String::new())
+        };
         let missing: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT min(a.seq) FROM audit_log AS a, audit_index_state AS s \
              WHERE s.id = 1 AND a.seq <= s.indexed_upto AND a.{column} IS NOT NULL \
              AND NOT EXISTS (SELECT 1 FROM {table} AS t \
-                             WHERE t.{column} = a.{column} AND t.seq = a.seq)"
+                             WHERE {in_epoch}t.{column} = a.{column} AND t.seq = a.seq)"
         )))
         .fetch_one(pool)
         .await?;
         let stray: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT min(t.seq) FROM {table} AS t, audit_index_state AS s \
-             WHERE s.id = 1 AND (t.seq > s.indexed_upto OR NOT EXISTS \
+             WHERE s.id = 1 AND (t.seq > s.indexed_upto{off_epoch} OR NOT EXISTS \
                  (SELECT 1 FROM audit_log AS a WHERE a.seq = t.seq AND a.{column} = t.{column}))"
         )))
         .fetch_one(pool)
@@ -195,10 +241,11 @@ impl SqliteStore {
         }
         for lookup in Lookup::ALL {
             let (table, column) = (lookup.table(), lookup.column());
-            // Sorted by key, so each leaf page of the table is visited once per batch.
+            let (columns, values) = lookup.columns();
+            // Sorted by the table's key, so each leaf page of the table is visited once per batch.
             sqlx::query(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO {table} ({column}, seq) SELECT {column}, seq FROM audit_log \
-                 WHERE seq > $1 AND seq <= $2 AND {column} IS NOT NULL ORDER BY {column}, seq"
+                "INSERT INTO {table} ({columns}) SELECT {values} FROM audit_log \
+                 WHERE seq > $1 AND seq <= $2 AND {column} IS NOT NULL ORDER BY {columns}"
             )))
             .bind(from)
             .bind(upto)
@@ -258,5 +305,17 @@ impl SqliteStore {
                 tokio::task::yield_now().await;
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EPOCH_SHIFT;
+
+    #[test]
+    fn the_migration_keys_rows_by_the_epochs_the_lookups_probe() {
+        let migration = include_str!("../../../migrations/sqlite/0009_audit_lookups_by_epoch.sql");
+        let epoch = format!("SELECT seq >> {EPOCH_SHIFT},");
+        assert_eq!(migration.matches(&epoch).count(), 3, "{epoch}");
     }
 }
