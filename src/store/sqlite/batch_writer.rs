@@ -7,7 +7,8 @@
 //! a fifth of the appender's cycle at 64 writers. Here the whole transaction runs in one call on
 //! a thread of the blocking pool, through rusqlite (the same SQLite library sqlx links), with one
 //! prepared single-row statement per table: one hand-off per batch, and no multi-row statement
-//! shapes to bound.
+//! shapes to bound. The lookup indexer runs on this connection too (`lookups.rs`): its page cache
+//! holds the records the indexer reads.
 
 use std::{
     path::Path,
@@ -76,6 +77,8 @@ impl BatchWriter {
         .map_err(store_error)?;
         conn.busy_timeout(Duration::from_secs(5))
             .map_err(store_error)?;
+        // The appender's statements and the indexer's, with room to spare.
+        conn.set_prepared_statement_cache_capacity(32);
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
              PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = memory;",
@@ -86,25 +89,37 @@ impl BatchWriter {
         })
     }
 
-    /// Appends `entries` in one `BEGIN IMMEDIATE` transaction on a blocking thread. `write`, the
-    /// process's write lock, is held until the transaction has ended, also when the caller
-    /// stops waiting.
+    /// Appends `entries` in one `BEGIN IMMEDIATE` transaction on a blocking thread.
     pub(super) async fn append(
         &self,
         entries: Vec<Entry>,
         write: tokio::sync::OwnedMutexGuard<()>,
     ) -> Result<Vec<Appended>, StoreError> {
+        self.run(write, move |conn| append(conn, entries)).await
+    }
+
+    /// Runs `work` on the connection on a blocking thread. `write`, the process's write lock, is
+    /// held until `work` has returned, also when the caller stops waiting.
+    pub(super) async fn run<T, F>(
+        &self,
+        write: tokio::sync::OwnedMutexGuard<()>,
+        work: F,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || {
             // A panic inside a transaction unwinds through its drop, which rolls it back: the
             // connection is usable again.
             let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-            let appended = append(&mut conn, entries);
+            let done = work(&mut conn);
             drop(write);
-            appended
+            done
         })
         .await
-        .map_err(|_| StoreError::Unavailable("the audit batch failed".to_owned()))?
+        .map_err(|_| StoreError::Unavailable("the database call failed".to_owned()))?
     }
 }
 
@@ -232,7 +247,7 @@ fn insert_items(tx: &rusqlite::Transaction<'_>, items: &[InboxItem]) -> Result<(
 
 /// The kind of a rusqlite error, as [`StoreError`]'s conversion from sqlx keeps it: SQLite's
 /// result code, never a message that might quote SQL.
-fn store_error(error: rusqlite::Error) -> StoreError {
+pub(super) fn store_error(error: rusqlite::Error) -> StoreError {
     match error {
         rusqlite::Error::SqliteFailure(e, _)
             if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE

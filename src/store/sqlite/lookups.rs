@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use sqlx::{Database, QueryBuilder};
 
-use super::SqliteStore;
+use super::{SqliteStore, batch_writer::store_error};
 use crate::store::StoreError;
 
 /// Records whose keys one indexer transaction copies at most. Appends queue behind it: about
@@ -173,6 +173,40 @@ where
     }
 }
 
+/// One indexer transaction (see [`SqliteStore::index_pending`]).
+fn index_pass(conn: &mut rusqlite::Connection, limit: i64) -> Result<u64, StoreError> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(store_error)?;
+    let (from, upto): (i64, i64) = tx
+        .prepare_cached(
+            "SELECT s.indexed_upto, coalesce((SELECT max(seq) FROM (SELECT seq FROM audit_log \
+             WHERE seq > s.indexed_upto ORDER BY seq LIMIT ?1)), s.indexed_upto) \
+             FROM audit_index_state AS s WHERE s.id = 1",
+        )
+        .and_then(|mut s| s.query_row([limit.max(1)], |r| Ok((r.get(0)?, r.get(1)?))))
+        .map_err(store_error)?;
+    if upto <= from {
+        return Ok(0);
+    }
+    for lookup in Lookup::ALL {
+        let (table, column) = (lookup.table(), lookup.column());
+        let (columns, values) = lookup.columns();
+        // Sorted by the table's key, so each leaf page of the table is visited once per batch.
+        tx.prepare_cached(&format!(
+            "INSERT INTO {table} ({columns}) SELECT {values} FROM audit_log \
+             WHERE seq > ?1 AND seq <= ?2 AND {column} IS NOT NULL ORDER BY {columns}"
+        ))
+        .and_then(|mut s| s.execute([from, upto]))
+        .map_err(store_error)?;
+    }
+    tx.prepare_cached("UPDATE audit_index_state SET indexed_upto = ?1 WHERE id = 1")
+        .and_then(|mut s| s.execute([upto]))
+        .map_err(store_error)?;
+    tx.commit().map_err(store_error)?;
+    Ok(u64::try_from(upto - from).unwrap_or(0))
+}
+
 /// The lowest `seq` where a lookup table and `audit_log` disagree below the mark (a record whose
 /// key is missing, or a row naming a record that does not carry that key), and what is wrong.
 /// One indexed probe per record and per row: seconds for millions, run by `verify`.
@@ -225,39 +259,15 @@ pub(super) async fn mismatch(pool: &sqlx::SqlitePool) -> Result<Option<(u64, Str
 impl SqliteStore {
     /// Copies the keys of up to `limit` records past the mark into the lookup tables and moves
     /// the mark, in one transaction; returns how many records it covered (0: nothing was behind).
+    ///
+    /// It runs on the appender's connection, whose page cache holds the records it has just
+    /// written: six reads of them from there, instead of from the file through another
+    /// connection's cache.
     pub async fn index_pending(&self, limit: i64) -> Result<u64, StoreError> {
-        let _write = self.write_lock().await;
-        let mut tx = self.pool().begin_with("BEGIN IMMEDIATE").await?;
-        let (from, upto): (i64, i64) = sqlx::query_as(
-            "SELECT s.indexed_upto, coalesce((SELECT max(seq) FROM (SELECT seq FROM audit_log \
-             WHERE seq > s.indexed_upto ORDER BY seq LIMIT $1)), s.indexed_upto) \
-             FROM audit_index_state AS s WHERE s.id = 1",
-        )
-        .bind(limit.max(1))
-        .fetch_one(&mut *tx)
-        .await?;
-        if upto <= from {
-            return Ok(0);
-        }
-        for lookup in Lookup::ALL {
-            let (table, column) = (lookup.table(), lookup.column());
-            let (columns, values) = lookup.columns();
-            // Sorted by the table's key, so each leaf page of the table is visited once per batch.
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO {table} ({columns}) SELECT {values} FROM audit_log \
-                 WHERE seq > $1 AND seq <= $2 AND {column} IS NOT NULL ORDER BY {columns}"
-            )))
-            .bind(from)
-            .bind(upto)
-            .execute(&mut *tx)
-            .await?;
-        }
-        sqlx::query("UPDATE audit_index_state SET indexed_upto = $1 WHERE id = 1")
-            .bind(upto)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(u64::try_from(upto - from).unwrap_or(0))
+        let write = self.owned_write_lock().await;
+        self.batch_writer()
+            .run(write, move |conn| index_pass(conn, limit))
+            .await
     }
 
     /// Records appended but not yet in the lookup tables.
