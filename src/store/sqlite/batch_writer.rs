@@ -49,6 +49,14 @@ const INSERT_ITEM: &str = "INSERT INTO inbox_items (id, notice_id, recipient_dep
      redacted, basis, disclosure_id, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
      ON CONFLICT (notice_id, recipient_dept) DO NOTHING";
 
+/// The page cache of the appender's connection, in KiB. The indexer reads back every record
+/// appended since its last pass, six times (one sorted insert per lookup table): at 50,000
+/// records/s a 100 ms pass covers about 4 MiB of `audit_log`, twice SQLite's default cache, and
+/// its reads went to the file (`pread`, 8 % of the appender benchmark's CPU in `perf`). With
+/// 16 MiB the indexer caught up 300,000 records in 1.25 s instead of 1.65 s
+/// (`audit_bench --direct-batch 64`). The cache fills only as far as it is used.
+const CACHE_KIB: u32 = 16 * 1024;
+
 /// The appender's own connection to the database file.
 #[derive(Clone)]
 pub(super) struct BatchWriter {
@@ -79,10 +87,11 @@ impl BatchWriter {
             .map_err(store_error)?;
         // The appender's statements and the indexer's, with room to spare.
         conn.set_prepared_statement_cache_capacity(32);
-        conn.execute_batch(
+        conn.execute_batch(&format!(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-             PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = memory;",
-        )
+             PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = memory; \
+             PRAGMA cache_size = -{CACHE_KIB};"
+        ))
         .map_err(store_error)?;
         Ok(BatchWriter {
             conn: Arc::new(Mutex::new(conn)),

@@ -270,6 +270,19 @@ impl SqliteStore {
             .await
     }
 
+    /// Indexes every record appended so far, in transactions of [`INDEX_BATCH`] records;
+    /// returns how many it covered.
+    pub async fn index_all(&self) -> Result<u64, StoreError> {
+        let mut done = 0;
+        loop {
+            let pass = self.index_pending(INDEX_BATCH).await?;
+            done += pass;
+            if pass < u64::try_from(INDEX_BATCH).unwrap_or(0) {
+                return Ok(done);
+            }
+        }
+    }
+
     /// Records appended but not yet in the lookup tables.
     pub async fn index_lag(&self) -> Result<u64, StoreError> {
         let lag: i64 = sqlx::query_scalar(
