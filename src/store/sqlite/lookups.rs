@@ -14,13 +14,13 @@ use sqlx::{Database, QueryBuilder};
 use super::{SqliteStore, batch_writer::store_error};
 use crate::store::StoreError;
 
-/// Records whose keys one indexer transaction copies at most. Appends queue behind it, so a
-/// pass's length shows in their tail latency: under 16 connections of notices, passes of 4,096
-/// held the write lock about 8 ms and set the p99 (10–11 ms); passes of 512 take 4 ms and the p99
-/// fell to 8 ms, for 4 % fewer notices/s. A pass has a fixed cost, so catching up a long lag
-/// (after a restart) is slower in small passes: 300,000 records in 1.7 s instead of 1.3 s
-/// (decision 0021, "Later").
-pub(in crate::store) const INDEX_BATCH: i64 = 512;
+/// Records whose keys one indexer transaction copies at most. Appends queue behind it: about
+/// 15 ms of the write lock at 50,000 records/s with keys spread over thousands of subjects, 8 ms
+/// at the 14,000 records/s of 16 connections of notices, where it sets the p99 (10–11 ms). A pass
+/// has a fixed cost (each epoch region's pages, the six statements, the commit): passes of 512
+/// brought that p99 to 8–9 ms but cost the appender 8–10 % at 64 writers (decision 0021,
+/// "Later").
+pub(in crate::store) const INDEX_BATCH: i64 = 4096;
 
 /// The lookups whose keys spread over many values (subjects, caseworkers, consents) are
 /// partitioned by epochs of `1 << EPOCH_SHIFT` records (migration 0009): the table's key is
