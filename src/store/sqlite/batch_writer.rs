@@ -132,8 +132,38 @@ impl BatchWriter {
     }
 }
 
+/// Whether a transaction's commit waits for the disk (see [`durability`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Durability {
+    /// `synchronous = FULL`: the WAL is fsynced before the commit returns. Every append.
+    Fsync,
+    /// `synchronous = NORMAL`: the commit is atomic but reaches the disk with the next fsync (the
+    /// next append's, or a checkpoint's). Only for what can be derived again and is found again:
+    /// the lookup indexer's rows, whose mark commits after them.
+    Deferred,
+}
+
+/// Sets how the connection's next commits reach the disk. Each transaction on this connection
+/// sets it first, so a setting never outlives the transaction it was meant for.
+///
+/// A deferred commit is safe in WAL mode: frames are appended in order and recovery stops at
+/// the first frame whose checksum fails, so a commit is lost only together with every later
+/// one, and a later append's fsync makes the earlier frames durable too. SQLite syncs the WAL
+/// header on a restart in either mode.
+pub(super) fn durability(conn: &Connection, durability: Durability) -> Result<(), StoreError> {
+    let pragma = match durability {
+        Durability::Fsync => "PRAGMA synchronous = FULL",
+        Durability::Deferred => "PRAGMA synchronous = NORMAL",
+    };
+    conn.prepare_cached(pragma)
+        .and_then(|mut s| s.execute([]))
+        .map_err(store_error)?;
+    Ok(())
+}
+
 /// The batch as one transaction, as `AuditStore::append_entries` describes it.
 fn append(conn: &mut Connection, entries: Vec<Entry>) -> Result<Vec<Appended>, StoreError> {
+    durability(conn, Durability::Fsync)?;
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(store_error)?;

@@ -2,24 +2,26 @@
 //! written behind the chain by an indexer task, not in the appender's commit (decision 0021,
 //! migrations 0007 to 0009).
 //!
-//! Every record with `seq <= audit_index_state.indexed_upto` has its keys in the tables and none
-//! past it has; the indexer moves the mark and writes the keys in one transaction. A query reads a
-//! table up to the mark and scans `audit_log` past it within one statement (one read snapshot),
-//! so a record is found the moment its append has committed.
+//! Every record with `seq <= audit_index_state.indexed_upto` has its keys in every table; a pass
+//! of the indexer fills the tables one transaction each and moves the mark with the last, so a
+//! table may hold keys past the mark too. A query reads a table and scans `audit_log` past the
+//! mark within one statement (one read snapshot), so a record is found the moment its append has
+//! committed.
 
 use std::time::Duration;
 
 use sqlx::{Database, QueryBuilder};
 
-use super::{SqliteStore, batch_writer::store_error};
+use super::{
+    SqliteStore,
+    batch_writer::{Durability, durability, store_error},
+};
 use crate::store::StoreError;
 
-/// Records whose keys one indexer transaction copies at most. Appends queue behind it: about
-/// 15 ms of the write lock at 50,000 records/s with keys spread over thousands of subjects, 8 ms
-/// at the 14,000 records/s of 16 connections of notices, where it sets the p99 (10–11 ms). A pass
-/// has a fixed cost (each epoch region's pages, the six statements, the commit): passes of 512
-/// brought that p99 to 8–9 ms but cost the appender 8–10 % at 64 writers (decision 0021,
-/// "Later").
+/// Records whose keys one indexer pass copies at most. Appends queue behind each of its
+/// transactions (one per table, see [`SqliteStore::index_pending`]). A pass has a fixed cost
+/// (each epoch region's pages, the statements), so passes of 512 cost the appender 8–10 % at 64
+/// writers (decision 0021, "Later").
 pub(in crate::store) const INDEX_BATCH: i64 = 4096;
 
 /// The lookups whose keys spread over many values (subjects, caseworkers, consents) are
@@ -176,42 +178,59 @@ where
     }
 }
 
-/// One indexer transaction (see [`SqliteStore::index_pending`]).
-fn index_pass(conn: &mut rusqlite::Connection, limit: i64) -> Result<u64, StoreError> {
+/// The records one indexer pass covers: `(from, upto]`, at most `limit` of them past the mark.
+fn pending_range(conn: &mut rusqlite::Connection, limit: i64) -> Result<(i64, i64), StoreError> {
+    conn.prepare_cached(
+        "SELECT s.indexed_upto, coalesce((SELECT max(seq) FROM (SELECT seq FROM audit_log \
+         WHERE seq > s.indexed_upto ORDER BY seq LIMIT ?1)), s.indexed_upto) \
+         FROM audit_index_state AS s WHERE s.id = 1",
+    )
+    .and_then(|mut s| s.query_row([limit.max(1)], |r| Ok((r.get(0)?, r.get(1)?))))
+    .map_err(store_error)
+}
+
+/// One transaction of an indexer pass: the keys of records `(from, upto]` into one table and,
+/// with the last table's, the mark moved to `upto`.
+///
+/// A table may run ahead of the mark (a pass cut short leaves some tables filled and the mark
+/// where it was): a query reads each table and the records past the mark, and `seq IN (…)`
+/// takes a record found both ways once; the pass that follows inserts what is there already
+/// (`OR IGNORE`), and verify checks that every row matches its record, past the mark too.
+fn index_table(
+    conn: &mut rusqlite::Connection,
+    lookup: Lookup,
+    (from, upto): (i64, i64),
+    mark: bool,
+) -> Result<(), StoreError> {
+    // Seven fsyncs per pass (one per table and the range's) would cost the appends queued
+    // behind more than the rows are worth: they can be derived again, and the mark commits after
+    // them in the WAL, so no crash keeps the mark without the rows.
+    durability(conn, Durability::Deferred)?;
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(store_error)?;
-    let (from, upto): (i64, i64) = tx
-        .prepare_cached(
-            "SELECT s.indexed_upto, coalesce((SELECT max(seq) FROM (SELECT seq FROM audit_log \
-             WHERE seq > s.indexed_upto ORDER BY seq LIMIT ?1)), s.indexed_upto) \
-             FROM audit_index_state AS s WHERE s.id = 1",
+    let (table, column) = (lookup.table(), lookup.column());
+    let (columns, values) = lookup.columns();
+    // Sorted by the table's key, so each leaf page of the table is visited once per pass.
+    tx.prepare_cached(&format!(
+        "INSERT OR IGNORE INTO {table} ({columns}) SELECT {values} FROM audit_log \
+         WHERE seq > ?1 AND seq <= ?2 AND {column} IS NOT NULL ORDER BY {columns}"
+    ))
+    .and_then(|mut s| s.execute([from, upto]))
+    .map_err(store_error)?;
+    if mark {
+        tx.prepare_cached(
+            "UPDATE audit_index_state SET indexed_upto = max(indexed_upto, ?1) WHERE id = 1",
         )
-        .and_then(|mut s| s.query_row([limit.max(1)], |r| Ok((r.get(0)?, r.get(1)?))))
-        .map_err(store_error)?;
-    if upto <= from {
-        return Ok(0);
-    }
-    for lookup in Lookup::ALL {
-        let (table, column) = (lookup.table(), lookup.column());
-        let (columns, values) = lookup.columns();
-        // Sorted by the table's key, so each leaf page of the table is visited once per batch.
-        tx.prepare_cached(&format!(
-            "INSERT INTO {table} ({columns}) SELECT {values} FROM audit_log \
-             WHERE seq > ?1 AND seq <= ?2 AND {column} IS NOT NULL ORDER BY {columns}"
-        ))
-        .and_then(|mut s| s.execute([from, upto]))
-        .map_err(store_error)?;
-    }
-    tx.prepare_cached("UPDATE audit_index_state SET indexed_upto = ?1 WHERE id = 1")
         .and_then(|mut s| s.execute([upto]))
         .map_err(store_error)?;
-    tx.commit().map_err(store_error)?;
-    Ok(u64::try_from(upto - from).unwrap_or(0))
+    }
+    tx.commit().map_err(store_error)
 }
 
-/// The lowest `seq` where a lookup table and `audit_log` disagree below the mark (a record whose
-/// key is missing, or a row naming a record that does not carry that key), and what is wrong.
+/// The lowest `seq` where a lookup table and `audit_log` disagree (a record up to the mark whose
+/// key is missing, or a row anywhere naming a record that does not carry that key), and what is
+/// wrong. Rows past the mark are no fault: a pass fills the tables before it moves the mark.
 /// One indexed probe per record and per row: seconds for millions, run by `verify`.
 pub(super) async fn mismatch(pool: &sqlx::SqlitePool) -> Result<Option<(u64, String)>, StoreError> {
     let mut first: Option<(u64, String)> = None;
@@ -221,7 +240,7 @@ pub(super) async fn mismatch(pool: &sqlx::SqlitePool) -> Result<Option<(u64, Str
         let (in_epoch, off_epoch) = if lookup.epoched() {
             (
                 format!("t.epoch = a.seq >> {EPOCH_SHIFT} AND "),
-                format!(" OR t.epoch != t.seq >> {EPOCH_SHIFT}"),
+                format!("t.epoch != t.seq >> {EPOCH_SHIFT} OR "),
             )
         } else {
             (String::new(), String::new())
@@ -235,9 +254,8 @@ pub(super) async fn mismatch(pool: &sqlx::SqlitePool) -> Result<Option<(u64, Str
         .fetch_one(pool)
         .await?;
         let stray: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT min(t.seq) FROM {table} AS t, audit_index_state AS s \
-             WHERE s.id = 1 AND (t.seq > s.indexed_upto{off_epoch} OR NOT EXISTS \
-                 (SELECT 1 FROM audit_log AS a WHERE a.seq = t.seq AND a.{column} = t.{column}))"
+            "SELECT min(t.seq) FROM {table} AS t WHERE {off_epoch}NOT EXISTS \
+                 (SELECT 1 FROM audit_log AS a WHERE a.seq = t.seq AND a.{column} = t.{column})"
         )))
         .fetch_one(pool)
         .await?;
@@ -261,16 +279,33 @@ pub(super) async fn mismatch(pool: &sqlx::SqlitePool) -> Result<Option<(u64, Str
 
 impl SqliteStore {
     /// Copies the keys of up to `limit` records past the mark into the lookup tables and moves
-    /// the mark, in one transaction; returns how many records it covered (0: nothing was behind).
+    /// the mark; returns how many records it covered (0: nothing was behind).
+    ///
+    /// One transaction per table, the write lock let go between them: an append that arrives
+    /// during a pass waits for one table's rows, not six. At 16 connections of notices a pass in
+    /// one transaction held the lock about 8 ms and set their p99 (decision 0021, "Later").
     ///
     /// It runs on the appender's connection, whose page cache holds the records it has just
     /// written: six reads of them from there, instead of from the file through another
     /// connection's cache.
     pub async fn index_pending(&self, limit: i64) -> Result<u64, StoreError> {
         let write = self.owned_write_lock().await;
-        self.batch_writer()
-            .run(write, move |conn| index_pass(conn, limit))
-            .await
+        let range = self
+            .batch_writer()
+            .run(write, move |conn| pending_range(conn, limit))
+            .await?;
+        let (from, upto) = range;
+        if upto <= from {
+            return Ok(0);
+        }
+        for (i, lookup) in Lookup::ALL.into_iter().enumerate() {
+            let last = i + 1 == Lookup::ALL.len();
+            let write = self.owned_write_lock().await;
+            self.batch_writer()
+                .run(write, move |conn| index_table(conn, lookup, range, last))
+                .await?;
+        }
+        Ok(u64::try_from(upto - from).unwrap_or(0))
     }
 
     /// Indexes every record appended so far, in transactions of [`INDEX_BATCH`] records;
