@@ -202,9 +202,9 @@ fn index_table(
     (from, upto): (i64, i64),
     mark: bool,
 ) -> Result<(), StoreError> {
-    // Seven fsyncs per pass (one per table and the range's) would cost the appends queued
-    // behind more than the rows are worth: they can be derived again, and the mark commits after
-    // them in the WAL, so no crash keeps the mark without the rows.
+    // Six fsyncs per pass (one per table) would cost the appends queued behind more than the
+    // rows are worth: they can be derived again, and the mark commits after them in the WAL, so
+    // no crash keeps the mark without the rows.
     durability(conn, Durability::Deferred)?;
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
