@@ -104,14 +104,18 @@ impl BatchWriter {
         entries: Vec<Entry>,
         write: tokio::sync::OwnedMutexGuard<()>,
     ) -> Result<Vec<Appended>, StoreError> {
-        self.run(write, move |conn| append(conn, entries)).await
+        self.run(write, Durability::Fsync, move |conn| append(conn, entries))
+            .await
     }
 
-    /// Runs `work` on the connection on a blocking thread. `write`, the process's write lock, is
-    /// held until `work` has returned, also when the caller stops waiting.
+    /// Runs `work` on the connection on a blocking thread, its commits reaching the disk as
+    /// `durability` says (set before `work` starts, so no setting outlives the work it was meant
+    /// for). `write`, the process's write lock, is held until `work` has returned, also when the
+    /// caller stops waiting.
     pub(super) async fn run<T, F>(
         &self,
         write: tokio::sync::OwnedMutexGuard<()>,
+        durability: Durability,
         work: F,
     ) -> Result<T, StoreError>
     where
@@ -123,7 +127,7 @@ impl BatchWriter {
             // A panic inside a transaction unwinds through its drop, which rolls it back: the
             // connection is usable again.
             let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-            let done = work(&mut conn);
+            let done = set_durability(&conn, durability).and_then(|()| work(&mut conn));
             drop(write);
             done
         })
@@ -132,7 +136,7 @@ impl BatchWriter {
     }
 }
 
-/// Whether a transaction's commit waits for the disk (see [`durability`]).
+/// Whether the commits of a [`BatchWriter::run`] wait for the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Durability {
     /// `synchronous = FULL`: the WAL is fsynced before the commit returns. Every append.
@@ -143,14 +147,13 @@ pub(super) enum Durability {
     Deferred,
 }
 
-/// Sets how the connection's next commits reach the disk. Each transaction on this connection
-/// sets it first, so a setting never outlives the transaction it was meant for.
+/// Sets how the connection's next commits reach the disk.
 ///
 /// A deferred commit is safe in WAL mode: frames are appended in order and recovery stops at
 /// the first frame whose checksum fails, so a commit is lost only together with every later
 /// one, and a later append's fsync makes the earlier frames durable too. SQLite syncs the WAL
 /// header on a restart in either mode.
-pub(super) fn durability(conn: &Connection, durability: Durability) -> Result<(), StoreError> {
+fn set_durability(conn: &Connection, durability: Durability) -> Result<(), StoreError> {
     let pragma = match durability {
         Durability::Fsync => "PRAGMA synchronous = FULL",
         Durability::Deferred => "PRAGMA synchronous = NORMAL",
@@ -163,7 +166,6 @@ pub(super) fn durability(conn: &Connection, durability: Durability) -> Result<()
 
 /// The batch as one transaction, as `AuditStore::append_entries` describes it.
 fn append(conn: &mut Connection, entries: Vec<Entry>) -> Result<Vec<Appended>, StoreError> {
-    durability(conn, Durability::Fsync)?;
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(store_error)?;
@@ -324,6 +326,28 @@ mod tests {
         let named: Vec<&str> = named.split(',').map(str::trim).collect();
         assert_eq!(named, listed);
         assert_eq!(values.matches('?').count(), listed.len());
+    }
+
+    #[tokio::test]
+    async fn each_run_sets_how_its_commits_reach_the_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sluse.db");
+        drop(Connection::open(&path).unwrap());
+        let writer = BatchWriter::open(&path).unwrap();
+        let lock = Arc::new(tokio::sync::Mutex::new(()));
+        let synchronous = |conn: &mut Connection| {
+            conn.query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0))
+                .map_err(store_error)
+        };
+        for (durability, expected) in [
+            (Durability::Deferred, 1),
+            (Durability::Fsync, 2),
+            (Durability::Deferred, 1),
+        ] {
+            let write = lock.clone().lock_owned().await;
+            let set = writer.run(write, durability, synchronous).await.unwrap();
+            assert_eq!(set, expected, "{durability:?}: 1 is NORMAL, 2 is FULL");
+        }
     }
 
     #[test]

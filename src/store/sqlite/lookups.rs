@@ -14,7 +14,7 @@ use sqlx::{Database, QueryBuilder};
 
 use super::{
     SqliteStore,
-    batch_writer::{Durability, durability, store_error},
+    batch_writer::{Durability, store_error},
 };
 use crate::store::StoreError;
 
@@ -202,10 +202,6 @@ fn index_table(
     (from, upto): (i64, i64),
     mark: bool,
 ) -> Result<(), StoreError> {
-    // Six fsyncs per pass (one per table) would cost the appends queued behind more than the
-    // rows are worth: they can be derived again, and the mark commits after them in the WAL, so
-    // no crash keeps the mark without the rows.
-    durability(conn, Durability::Deferred)?;
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(store_error)?;
@@ -292,7 +288,9 @@ impl SqliteStore {
         let write = self.owned_write_lock().await;
         let range = self
             .batch_writer()
-            .run(write, move |conn| pending_range(conn, limit))
+            .run(write, Durability::Deferred, move |conn| {
+                pending_range(conn, limit)
+            })
             .await?;
         let (from, upto) = range;
         if upto <= from {
@@ -301,8 +299,13 @@ impl SqliteStore {
         for (i, lookup) in Lookup::ALL.into_iter().enumerate() {
             let last = i + 1 == Lookup::ALL.len();
             let write = self.owned_write_lock().await;
+            // Six fsyncs per pass (one per table) would cost the appends queued behind more
+            // than the rows are worth: they can be derived again, and the mark commits after
+            // them in the WAL, so no crash keeps the mark without the rows.
             self.batch_writer()
-                .run(write, move |conn| index_table(conn, lookup, range, last))
+                .run(write, Durability::Deferred, move |conn| {
+                    index_table(conn, lookup, range, last)
+                })
                 .await?;
         }
         Ok(u64::try_from(upto - from).unwrap_or(0))
