@@ -90,7 +90,9 @@ def notices(db, batch, total=20000):
                 records.append(audit_row(seq, 1, "system", "serviceloven-153", dept))
         commit(db, [("INSERT INTO notices VALUES (?,?,?,?,?,?,?,?,?,?)", notice_rows),
                     (INSERT_AUDIT, records),
-                    ("INSERT INTO inbox_items VALUES (?,?,?,?,?,?,?,?,?,?,?)", items)], seq)
+                    ("INSERT INTO inbox_items (id, notice_id, recipient_dept, kind, sealed, redacted, "
+                     "basis, disclosure_id, received_at, acked_at, acked_by) "
+                     "VALUES (?,?,?,?,?,?,?,?,?,?,?)", items)], seq)
     return total, time.time() - started
 
 

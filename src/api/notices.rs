@@ -16,7 +16,7 @@ use crate::{
     app::AppState,
     auth::Principal,
     cpr::Cpr,
-    notices::{NoticeStore, Sealer, service},
+    notices::{NoticeStore, Received, Sealer, service},
     policy::Basis,
 };
 
@@ -108,11 +108,15 @@ pub struct InboxView {
 #[derive(Debug, Serialize)]
 pub struct InboxPage {
     items: Vec<InboxView>,
+    /// After this page's last item: the next page now, or the items delivered later. An empty page
+    /// has none; the client asks again with the cursor it sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     next_cursor: Option<String>,
 }
 
-/// The caller's department's inbox, oldest first.
+/// The caller's department's inbox in the order of delivery (commit order, so a client that
+/// follows the cursors misses no item, also one whose notice was decided earlier but committed
+/// later).
 pub async fn inbox(
     State(state): State<AppState>,
     principal: Principal,
@@ -129,12 +133,10 @@ pub async fn inbox(
     let items = state.store().inbox(&principal.dept, after, limit).await?;
     let sealer =
         Sealer::new(state.pseudonym_key()).map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    let next_cursor = (items.len() == limit as usize)
-        .then(|| items.last().map(|i| encode_cursor(i.received_at, &i.id)))
-        .flatten();
+    let next_cursor = items.last().map(|r| encode_cursor(r.seq));
     let items = items
         .into_iter()
-        .map(|item| {
+        .map(|Received { item, .. }| {
             let sealed = sealer
                 .open(&item.sealed, &item.id, &item.recipient)
                 .map_err(|e| ApiError::Unavailable(e.to_string()))?;
@@ -175,16 +177,21 @@ pub async fn ack(
     ))
 }
 
-fn encode_cursor(at: jiff::Timestamp, id: &str) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}|{id}", at.as_microsecond()))
+/// The cursor after the item at `seq`. It is opaque to clients; the prefix tells it from the
+/// `received_at|id` cursors of earlier versions, which are refused like any other stranger.
+fn encode_cursor(seq: u64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("inbox:{seq}"))
 }
 
-fn decode_cursor(cursor: &str) -> Result<(jiff::Timestamp, String), ApiError> {
+fn decode_cursor(cursor: &str) -> Result<u64, ApiError> {
     let bad = || ApiError::bad_field("cursor", "`cursor` is not a cursor this gateway returned");
     let text = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
-    let text = String::from_utf8(text).map_err(|_| bad())?;
-    let (micros, id) = text.split_once('|').ok_or_else(bad)?;
-    let micros: i64 = micros.parse().map_err(|_| bad())?;
-    let at = jiff::Timestamp::from_microsecond(micros).map_err(|_| bad())?;
-    Ok((at, id.to_owned()))
+    let seq = std::str::from_utf8(&text)
+        .ok()
+        .and_then(|t| t.strip_prefix("inbox:"))
+        .ok_or_else(bad)?;
+    if seq.is_empty() || !seq.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    seq.parse().map_err(|_| bad())
 }

@@ -11,4 +11,4 @@ mod store;
 pub mod withdrawal;
 
 pub use seal::{Sealed, Sealer};
-pub use store::{InboxItem, NoticeRecord, NoticeStore};
+pub use store::{InboxItem, NoticeRecord, NoticeStore, Received};

@@ -56,6 +56,16 @@ pub struct InboxItem {
     pub acked_by: Option<String>,
 }
 
+/// An inbox item read back, with its place in commit order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Received {
+    /// Its place: an item committed later has a greater one, so a reader that has seen every item
+    /// up to some `seq` misses none by asking for those after it.
+    pub seq: u64,
+    /// The item.
+    pub item: InboxItem,
+}
+
 /// Storage of notices and inboxes.
 pub trait NoticeStore {
     /// The notice stored under a key, if any.
@@ -71,13 +81,13 @@ pub trait NoticeStore {
         notice_id: &str,
     ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
 
-    /// A department's inbox, oldest first, after the cursor `(received_at, id)`.
+    /// A department's inbox in commit order, the items after `after` (a [`Received::seq`]).
     fn inbox(
         &self,
         recipient: &str,
-        after: Option<(Timestamp, String)>,
+        after: Option<u64>,
         limit: u32,
-    ) -> impl Future<Output = Result<Vec<InboxItem>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<Received>, StoreError>> + Send;
 
     /// Acknowledges every item of `notice_id` in `recipient`'s inbox; false if there is none.
     fn ack(

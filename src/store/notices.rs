@@ -4,7 +4,7 @@ use jiff::Timestamp;
 
 use super::{Store, StoreError, assignments::parse_instant};
 use crate::notices::{
-    InboxItem, NoticeRecord, NoticeStore,
+    InboxItem, NoticeRecord, NoticeStore, Received,
     withdrawal::{ConsentDisclosures, PastDisclosure},
 };
 
@@ -45,9 +45,16 @@ impl TryFrom<NoticeRow> for NoticeRecord {
     }
 }
 
+/// The database form of an inbox cursor (`None`: before the first item). One past every seq a
+/// database can hold stands for the end, after which there is nothing.
+pub(super) fn after_seq(after: Option<u64>) -> i64 {
+    after.map_or(0, |seq| i64::try_from(seq).unwrap_or(i64::MAX))
+}
+
 /// An inbox row.
 #[derive(Debug, sqlx::FromRow)]
 pub(super) struct InboxRow {
+    pub seq: i64,
     pub id: String,
     pub notice_id: String,
     pub recipient_dept: String,
@@ -61,12 +68,13 @@ pub(super) struct InboxRow {
     pub acked_by: Option<String>,
 }
 
-impl TryFrom<InboxRow> for InboxItem {
+impl TryFrom<InboxRow> for Received {
     type Error = StoreError;
 
     fn try_from(row: InboxRow) -> Result<Self, Self::Error> {
         let corrupt = |what: &str| StoreError::Corrupt(format!("inbox item {}: {what}", row.id));
-        Ok(InboxItem {
+        let seq = u64::try_from(row.seq).map_err(|_| corrupt("seq"))?;
+        let item = InboxItem {
             redacted: serde_json::from_str(&row.redacted).map_err(|_| corrupt("redacted"))?,
             basis: row
                 .basis
@@ -86,7 +94,8 @@ impl TryFrom<InboxRow> for InboxItem {
             sealed: row.sealed,
             disclosure_id: row.disclosure_id,
             acked_by: row.acked_by,
-        })
+        };
+        Ok(Received { seq, item })
     }
 }
 
@@ -112,9 +121,9 @@ impl NoticeStore for Store {
     async fn inbox(
         &self,
         recipient: &str,
-        after: Option<(Timestamp, String)>,
+        after: Option<u64>,
         limit: u32,
-    ) -> Result<Vec<InboxItem>, StoreError> {
+    ) -> Result<Vec<Received>, StoreError> {
         match self {
             Store::Sqlite(s) => s.inbox(recipient, after, limit).await,
             Store::Postgres(s) => s.inbox(recipient, after, limit).await,

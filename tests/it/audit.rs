@@ -739,6 +739,74 @@ async fn an_entry_whose_idempotency_key_is_taken_writes_nothing_and_the_rest_of_
     }
 }
 
+/// The notice ids in `recipient`'s inbox after `cursor`, and the cursor after the last of them.
+async fn inbox_after(store: &Store, cursor: Option<u64>) -> (Vec<String>, Option<u64>) {
+    let page = store.inbox("youth-unit", cursor, 1000).await.unwrap();
+    let next = page.last().map(|r| r.seq).or(cursor);
+    (page.into_iter().map(|r| r.item.notice_id).collect(), next)
+}
+
+#[tokio::test]
+async fn an_inbox_item_committed_after_a_later_stamped_one_is_not_skipped_by_a_reader_in_between() {
+    for backend in Backend::all() {
+        let fx = Fixture::new(backend.clone()).await;
+        // Decided first, committed second: its received_at is the earlier.
+        let mut slow = notice_entry("slow", 1);
+        slow.items[0].received_at = "2026-03-01T09:00:00Z".parse().unwrap();
+        let fast = notice_entry("fast", 2);
+        fx.store.append_entries(vec![fast.clone()]).await.unwrap();
+        let (seen, cursor) = inbox_after(&fx.store, None).await;
+        assert_eq!(seen, [fast.items[0].notice_id.clone()], "{backend:?}");
+        fx.store.append_entries(vec![slow.clone()]).await.unwrap();
+        let (seen, _) = inbox_after(&fx.store, cursor).await;
+        assert_eq!(seen, [slow.items[0].notice_id.clone()], "{backend:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_polling_by_cursor_while_two_appenders_deliver_sees_every_item_once() {
+    for backend in Backend::all() {
+        let fx = Fixture::new(backend.clone()).await;
+        let other = Store::connect(&fx.config.database, OpenMode::Existing)
+            .await
+            .unwrap();
+        let writers: Vec<_> = [fx.store.clone(), other]
+            .into_iter()
+            .enumerate()
+            .map(|(w, store)| {
+                tokio::spawn(async move {
+                    let mut sent = Vec::new();
+                    for i in 0..60 {
+                        // Stamped before the append, like a decided notice; two writers' batches
+                        // interleave, so stamps and commits disagree in order now and then.
+                        let entries: Vec<Entry> = (0..3)
+                            .map(|j| notice_entry(&format!("w{w}-{i}-{j}"), i))
+                            .collect();
+                        sent.extend(entries.iter().map(|e| e.items[0].notice_id.clone()));
+                        store.append_entries(entries).await.unwrap();
+                    }
+                    sent
+                })
+            })
+            .collect();
+        let (mut seen, mut cursor) = (Vec::new(), None);
+        while !writers.iter().all(|w| w.is_finished()) {
+            let (page, next) = inbox_after(&fx.store, cursor).await;
+            seen.extend(page);
+            cursor = next;
+        }
+        seen.extend(inbox_after(&fx.store, cursor).await.0);
+        let mut sent = Vec::new();
+        for w in writers {
+            sent.extend(w.await.unwrap());
+        }
+        assert_eq!(seen.len(), sent.len(), "{backend:?}: every item once");
+        let seen: BTreeSet<String> = seen.into_iter().collect();
+        let sent: BTreeSet<String> = sent.into_iter().collect();
+        assert_eq!(seen, sent, "{backend:?}");
+    }
+}
+
 #[tokio::test]
 async fn several_appenders_on_one_database_keep_one_chain() {
     // Two appenders stand for two gateway processes: the head is taken under a lock per batch.

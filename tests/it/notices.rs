@@ -480,17 +480,24 @@ async fn an_ack_is_200_for_an_item_of_ones_own_inbox_and_404_otherwise() {
     }
 }
 
+/// Sends concern notices `numbers` about different children; their notice ids, in order.
+async fn concerns(world: &World, numbers: std::ops::Range<u16>) -> Vec<String> {
+    let mut sent = Vec::new();
+    for i in numbers {
+        let child = world.cpr(10 + i as i16, 4500 + i);
+        let body =
+            json!({"kind": "concern", "subject": child, "data": {"concern": format!("nr {i}")}});
+        let answer = accepted(world, SCHOOL, &format!("page-{i}"), &body).await;
+        sent.push(answer["notice_id"].as_str().unwrap().to_owned());
+    }
+    sent
+}
+
 #[tokio::test]
-async fn an_inbox_is_paged_oldest_first_without_gaps_or_repeats() {
+async fn an_inbox_is_paged_oldest_first_without_gaps_or_repeats_and_polled_from_its_last_cursor() {
     for backend in Backend::all() {
         let world = World::start(backend).await;
-        let mut sent = Vec::new();
-        for i in 0..5u16 {
-            let child = world.cpr(10 + i as i16, 4500 + i);
-            let body = json!({"kind": "concern", "subject": child, "data": {"concern": format!("nr {i}")}});
-            let answer = accepted(&world, SCHOOL, &format!("page-{i}"), &body).await;
-            sent.push(answer["notice_id"].as_str().unwrap().to_owned());
-        }
+        let sent = concerns(&world, 0..5).await;
         let mut seen = Vec::new();
         let mut path = "/v1/inbox?limit=2".to_owned();
         for _ in 0..10 {
@@ -510,11 +517,60 @@ async fn an_inbox_is_paged_oldest_first_without_gaps_or_repeats() {
             }
         }
         assert_eq!(seen, sent);
-        let response = world
+
+        // The last cursor given is where a poller waits: an empty page gives none to replace it,
+        // and the items delivered later come after it.
+        let last = path.clone();
+        let page: Value = world
             .app
-            .get("/v1/inbox?cursor=bogus", Some(&world.token(SOCIAL)))
-            .await;
-        problem(response, 400).await;
+            .get(&last, Some(&world.token(SOCIAL)))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(page["items"], json!([]), "{page}");
+        assert!(page.get("next_cursor").is_none(), "{page}");
+        let later = concerns(&world, 5..7).await;
+        let page: Value = world
+            .app
+            .get(
+                &last.replace("limit=2", "limit=10"),
+                Some(&world.token(SOCIAL)),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let got: Vec<&str> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["notice_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(got, later, "{page}");
+        assert!(page["next_cursor"].is_string(), "{page}");
+
+        // Strangers are refused naming the field: garbage, a negative position, and the
+        // `received_at|id` cursors of earlier versions.
+        let old = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            format!("1772356500000000|{}", sent[0]),
+        );
+        let negative = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            "inbox:-1",
+        );
+        for cursor in ["bogus", old.as_str(), negative.as_str()] {
+            let response = world
+                .app
+                .get(
+                    &format!("/v1/inbox?cursor={cursor}"),
+                    Some(&world.token(SOCIAL)),
+                )
+                .await;
+            let problem = problem(response, 400).await;
+            assert!(problem.to_string().contains("cursor"), "{problem}");
+        }
     }
 }
 

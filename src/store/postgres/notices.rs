@@ -6,20 +6,20 @@ use sqlx::{Postgres, QueryBuilder};
 
 use super::PgStore;
 use crate::{
-    notices::{InboxItem, NoticeRecord, NoticeStore},
+    notices::{InboxItem, NoticeRecord, NoticeStore, Received},
     store::{
         StoreError,
         audit::insert_chunks,
         consents::json_text,
         instant_text,
-        notices::{InboxRow, NoticeRow},
+        notices::{InboxRow, NoticeRow, after_seq},
     },
 };
 
 const NOTICE_COLUMNS: &str = "id::text AS id, sender_dept, sender_sub, idempotency_key, body_digest, \
      kind, subject_pseudonym, response::text AS response, \
      to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS created_at";
-const INBOX_COLUMNS: &str = "id::text AS id, notice_id::text AS notice_id, recipient_dept, kind, \
+const INBOX_COLUMNS: &str = "seq, id::text AS id, notice_id::text AS notice_id, recipient_dept, kind, \
      sealed, redacted::text AS redacted, basis::text AS basis, disclosure_id, \
      to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS received_at, \
      to_char(acked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS acked_at, acked_by";
@@ -60,6 +60,11 @@ pub(super) async fn insert_notices<'a>(
 }
 
 /// Inserts inbox items; one whose `(notice_id, recipient)` is delivered already is left out.
+///
+/// INVARIANT: called only by the audit appender's transaction, after it has locked the chain's head
+/// row. Each item's `seq` (its column default, from a sequence) is then drawn after every earlier
+/// transaction's items are committed and visible, so a reader that follows `seq` skips none
+/// (migration 0010).
 pub(super) async fn insert_items(
     conn: &mut sqlx::PgConnection,
     items: &[InboxItem],
@@ -121,24 +126,19 @@ impl NoticeStore for PgStore {
     async fn inbox(
         &self,
         recipient: &str,
-        after: Option<(Timestamp, String)>,
+        after: Option<u64>,
         limit: u32,
-    ) -> Result<Vec<InboxItem>, StoreError> {
-        let (after_at, after_id) = after
-            .map(|(t, id)| (instant_text(t), id))
-            .unwrap_or_else(|| ("-infinity".to_owned(), uuid::Uuid::nil().to_string()));
+    ) -> Result<Vec<Received>, StoreError> {
         let rows: Vec<InboxRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {INBOX_COLUMNS} FROM inbox_items WHERE recipient_dept = $1 \
-             AND (received_at, id) > ($2::timestamptz, $3::uuid) \
-             ORDER BY received_at, id LIMIT $4"
+            "SELECT {INBOX_COLUMNS} FROM inbox_items WHERE recipient_dept = $1 AND seq > $2 \
+             ORDER BY seq LIMIT $3"
         )))
         .bind(recipient)
-        .bind(after_at)
-        .bind(after_id)
+        .bind(after_seq(after))
         .bind(i64::from(limit))
         .fetch_all(self.pool())
         .await?;
-        rows.into_iter().map(InboxItem::try_from).collect()
+        rows.into_iter().map(Received::try_from).collect()
     }
 
     async fn ack(

@@ -263,6 +263,10 @@ fn insert_notices<'a>(
 }
 
 /// Inserts inbox items; one whose `(notice_id, recipient)` is delivered already is left out.
+///
+/// INVARIANT: this connection is the only one that inserts items, a transaction at a time, so each
+/// item's `seq` (its rowid, max + 1) is greater than every committed item's: a reader that follows
+/// `seq` skips none (migration 0010).
 fn insert_items(tx: &rusqlite::Transaction<'_>, items: &[InboxItem]) -> Result<(), StoreError> {
     if items.is_empty() {
         return Ok(());

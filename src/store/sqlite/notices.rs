@@ -5,16 +5,16 @@ use sqlx::{QueryBuilder, Sqlite};
 
 use super::SqliteStore;
 use crate::{
-    notices::{InboxItem, NoticeRecord, NoticeStore},
+    notices::{NoticeRecord, NoticeStore, Received},
     store::{
         StoreError, instant_text,
-        notices::{InboxRow, NoticeRow},
+        notices::{InboxRow, NoticeRow, after_seq},
     },
 };
 
 const NOTICE_COLUMNS: &str = "id, sender_dept, sender_sub, idempotency_key, body_digest, kind, \
      subject_pseudonym, response, created_at";
-const INBOX_COLUMNS: &str = "id, notice_id, recipient_dept, kind, sealed, redacted, basis, \
+const INBOX_COLUMNS: &str = "seq, id, notice_id, recipient_dept, kind, sealed, redacted, basis, \
      disclosure_id, received_at, acked_at, acked_by";
 
 impl NoticeStore for SqliteStore {
@@ -45,24 +45,19 @@ impl NoticeStore for SqliteStore {
     async fn inbox(
         &self,
         recipient: &str,
-        after: Option<(Timestamp, String)>,
+        after: Option<u64>,
         limit: u32,
-    ) -> Result<Vec<InboxItem>, StoreError> {
-        let (after_at, after_id) = after
-            .map(|(t, id)| (instant_text(t), id))
-            .unwrap_or_default();
+    ) -> Result<Vec<Received>, StoreError> {
         let rows: Vec<InboxRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {INBOX_COLUMNS} FROM inbox_items WHERE recipient_dept = $1 \
-             AND (received_at > $2 OR (received_at = $2 AND id > $3)) \
-             ORDER BY received_at, id LIMIT $4"
+            "SELECT {INBOX_COLUMNS} FROM inbox_items WHERE recipient_dept = $1 AND seq > $2 \
+             ORDER BY seq LIMIT $3"
         )))
         .bind(recipient)
-        .bind(after_at)
-        .bind(after_id)
+        .bind(after_seq(after))
         .bind(i64::from(limit))
         .fetch_all(self.pool())
         .await?;
-        rows.into_iter().map(InboxItem::try_from).collect()
+        rows.into_iter().map(Received::try_from).collect()
     }
 
     async fn ack(
