@@ -14,39 +14,9 @@ use crate::{
     policy::{Basis, BasisKind},
 };
 
-/// The most rows one multi-row `INSERT` of the appender takes.
-pub(super) const MAX_INSERT_ROWS: usize = 256;
-
-/// Splits `rows` for multi-row `INSERT`s into chunks whose lengths are powers of two, largest first,
-/// at most [`MAX_INSERT_ROWS`].
-///
-/// Each row count is a statement text of its own, and sqlx keeps up to 100 of them prepared per
-/// connection. A prepared SQLite `audit_log` insert takes about 3 KiB of heap per row (1.4 MiB at
-/// 500 rows), so with a chunk per batch the appender's cache filled with every batch size the load
-/// ever produced: the resident memory grew with the records written, faster the more concurrent
-/// clients. PostgreSQL keeps them in the server's backend and plans a statement anew on every run
-/// until it has run several times. Powers of two bound it to nine shapes per table (about 1.5 MiB
-/// for `audit_log` on SQLite) at the cost of at most eight statements where there was one, within
-/// the same transaction.
-pub(super) fn insert_chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
-    let mut rest = rows;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let len = if rest.len() >= MAX_INSERT_ROWS {
-            MAX_INSERT_ROWS
-        } else {
-            // The largest power of two not above the rows left.
-            1 << rest.len().ilog2()
-        };
-        let (chunk, tail) = rest.split_at(len);
-        rest = tail;
-        Some(chunk)
-    })
-}
-
-/// The columns of `audit_log`, in insert order.
+/// The columns of `audit_log` in the order both backends' inserts name them (each backend's tests
+/// hold its statement to it).
+#[cfg(test)]
 pub(super) const INSERT_COLUMNS: &str = "seq, disclosure_id, at, requester_sub, requester_dept, \
      requester_role, subject_pseudonym, category, purpose, source, recipient, decision, outcome, \
      basis_kind, basis_id, reasons, fields_disclosed, fields_redacted, payload_digest, \
@@ -291,31 +261,5 @@ impl AuditStore for Store {
             Store::Sqlite(s) => s.lookup_mismatch().await,
             Store::Postgres(s) => s.lookup_mismatch().await,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{MAX_INSERT_ROWS, insert_chunks};
-
-    #[test]
-    fn insert_chunks_cover_the_rows_in_order_in_few_shapes() {
-        let mut shapes = std::collections::BTreeSet::new();
-        for n in 0..=3 * MAX_INSERT_ROWS + 7 {
-            let rows: Vec<usize> = (0..n).collect();
-            let chunks: Vec<&[usize]> = insert_chunks(&rows).collect();
-            assert_eq!(chunks.concat(), rows, "{n} rows");
-            for chunk in &chunks {
-                assert!(chunk.len().is_power_of_two() && chunk.len() <= MAX_INSERT_ROWS);
-                shapes.insert(chunk.len());
-            }
-            // Largest first, so a batch takes as few statements as its binary digits.
-            assert!(
-                chunks.windows(2).all(|w| w[0].len() >= w[1].len()),
-                "{n} rows"
-            );
-            assert!(chunks.len() <= n / MAX_INSERT_ROWS + 8, "{n} rows");
-        }
-        assert_eq!(shapes.len(), 9);
     }
 }

@@ -1,8 +1,6 @@
 //! The audit chain on PostgreSQL: each batch in one transaction that first locks the head row
 //! (`SELECT … FOR UPDATE`), so several gateway processes on one database append to one chain.
 
-use sqlx::{Postgres, QueryBuilder};
-
 use super::{
     PgStore,
     notices::{insert_items, insert_notices},
@@ -16,8 +14,7 @@ use crate::{
     store::{
         StoreError,
         audit::{
-            AuditRow, Batch, CheckpointRow, INSERT_COLUMNS, basis_columns, db_seq, insert_chunks,
-            json_list,
+            AuditRow, Batch, CheckpointRow, basis_columns, db_seq, json_list,
         },
     },
 };
@@ -35,56 +32,90 @@ pub(in crate::store) fn select_columns() -> String {
     )
 }
 
-/// Inserts chained records in one multi-row statement.
+/// Inserts chained records in one statement, however many: each column travels as one array and
+/// `UNNEST` turns them back into rows, so the statement has one shape, prepared once per
+/// connection, and a batch costs one round trip per table (decision 0025).
 async fn insert_records(
     conn: &mut sqlx::PgConnection,
-    chunk: &[&ChainedRecord],
+    chained: &[&ChainedRecord],
 ) -> Result<(), StoreError> {
-    let mut insert: QueryBuilder<Postgres> =
-        QueryBuilder::new(format!("INSERT INTO audit_log ({INSERT_COLUMNS}) "));
-    let mut bad_seq = None;
-    insert.push_values(chunk, |mut b, c| {
-        let r = &c.record;
-        let (basis_kind, basis_id) = basis_columns(r.basis.as_ref());
-        match db_seq(c.seq) {
-            Ok(seq) => b.push_bind(seq),
-            Err(e) => {
-                bad_seq = Some(e);
-                b.push_bind(-1i64)
-            }
-        };
-        b.push_bind(r.disclosure_id);
-        b.push_bind(format_instant(r.at))
-            .push_unseparated("::timestamptz");
-        b.push_bind(r.requester.sub.clone())
-            .push_bind(r.requester.dept.clone())
-            .push_bind(r.requester.role.as_str())
-            .push_bind(r.subject_pseudonym.as_ref().map(|p| p.as_str().to_owned()))
-            .push_bind(r.category.clone())
-            .push_bind(r.purpose.clone())
-            .push_bind(r.source.clone())
-            .push_bind(r.recipient.clone())
-            .push_bind(r.decision.as_str())
-            .push_bind(r.outcome.as_str())
-            .push_bind(basis_kind)
-            .push_bind(basis_id);
-        b.push_bind(json_list(&r.reasons))
-            .push_unseparated("::jsonb");
-        b.push_bind(json_list(&r.fields_disclosed))
-            .push_unseparated("::jsonb");
-        b.push_bind(json_list(&r.fields_redacted))
-            .push_unseparated("::jsonb");
-        b.push_bind(r.payload_digest.clone())
-            .push_bind(r.policy_version.clone())
-            .push_bind(c.prev_hash.clone())
-            .push_bind(c.hash.clone());
-    });
-    if let Some(e) = bad_seq {
-        return Err(e);
+    if chained.is_empty() {
+        return Ok(());
     }
-    insert.build().execute(&mut *conn).await?;
+    let n = chained.len();
+    let mut seq = Vec::with_capacity(n);
+    let (mut disclosure_id, mut at) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut sub, mut dept, mut role) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::new());
+    let (mut subject, mut category, mut purpose) = (Vec::with_capacity(n), Vec::new(), Vec::new());
+    let (mut source, mut recipient) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut decision, mut outcome) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut basis_kind, mut basis_id) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut reasons, mut disclosed, mut redacted) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut digest, mut policy) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let (mut prev_hash, mut hash) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for c in chained {
+        let r = &c.record;
+        let (kind, id) = basis_columns(r.basis.as_ref());
+        seq.push(db_seq(c.seq)?);
+        disclosure_id.push(r.disclosure_id.to_string());
+        at.push(format_instant(r.at));
+        sub.push(r.requester.sub.as_str());
+        dept.push(r.requester.dept.as_str());
+        role.push(r.requester.role.as_str());
+        subject.push(r.subject_pseudonym.as_ref().map(|p| p.as_str()));
+        category.push(r.category.as_str());
+        purpose.push(r.purpose.as_str());
+        source.push(r.source.as_deref());
+        recipient.push(r.recipient.as_deref());
+        decision.push(r.decision.as_str());
+        outcome.push(r.outcome.as_str());
+        basis_kind.push(kind);
+        basis_id.push(id);
+        reasons.push(json_list(&r.reasons));
+        disclosed.push(json_list(&r.fields_disclosed));
+        redacted.push(json_list(&r.fields_redacted));
+        digest.push(r.payload_digest.as_deref());
+        policy.push(r.policy_version.as_str());
+        prev_hash.push(c.prev_hash.as_str());
+        hash.push(c.hash.as_str());
+    }
+    sqlx::query(INSERT_RECORDS)
+        .bind(seq)
+        .bind(disclosure_id)
+        .bind(at)
+        .bind(sub)
+        .bind(dept)
+        .bind(role)
+        .bind(subject)
+        .bind(category)
+        .bind(purpose)
+        .bind(source)
+        .bind(recipient)
+        .bind(decision)
+        .bind(outcome)
+        .bind(basis_kind)
+        .bind(basis_id)
+        .bind(reasons)
+        .bind(disclosed)
+        .bind(redacted)
+        .bind(digest)
+        .bind(policy)
+        .bind(prev_hash)
+        .bind(hash)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
+
+/// [`insert_records`]' statement: one array per column of `INSERT_COLUMNS`, in its order.
+const INSERT_RECORDS: &str = "INSERT INTO audit_log (seq, disclosure_id, at, requester_sub, \
+     requester_dept, requester_role, subject_pseudonym, category, purpose, source, recipient, \
+     decision, outcome, basis_kind, basis_id, reasons, fields_disclosed, fields_redacted, \
+     payload_digest, policy_version, prev_hash, hash) \
+     SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], \
+     $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
+     $13::text[], $14::text[], $15::text[], $16::jsonb[], $17::jsonb[], $18::jsonb[], $19::text[], \
+     $20::text[], $21::text[], $22::text[])";
 
 impl AuditStore for PgStore {
     async fn append_entries(&self, entries: Vec<Entry>) -> Result<Vec<Appended>, StoreError> {
@@ -106,9 +137,7 @@ impl AuditStore for PgStore {
             insert_notices(&mut tx, entries.iter().filter_map(|e| e.notice.as_ref())).await?;
         let batch = Batch::plan(head_seq, &head_hash, entries, &inserted)?;
         let chained = batch.chained();
-        for chunk in insert_chunks(&chained) {
-            insert_records(&mut tx, chunk).await?;
-        }
+        insert_records(&mut tx, &chained).await?;
         insert_items(&mut tx, &batch.items).await?;
         if let Some(last) = chained.last() {
             sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
@@ -187,5 +216,35 @@ impl AuditStore for PgStore {
             .fetch_one(self.pool())
             .await?;
         Ok(seq.and_then(|s| u64::try_from(s).ok()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::INSERT_RECORDS;
+    use crate::store::audit::INSERT_COLUMNS;
+
+    #[test]
+    fn the_insert_names_the_columns_the_chain_writes_and_unnests_one_array_each() {
+        let listed: Vec<&str> = INSERT_COLUMNS.split(',').map(str::trim).collect();
+        let (columns, arrays) = INSERT_RECORDS
+            .split_once(" SELECT * FROM UNNEST(")
+            .expect("an insert from arrays");
+        let named = columns
+            .split_once('(')
+            .and_then(|(_, c)| c.strip_suffix(')'))
+            .expect("a column list");
+        let named: Vec<&str> = named.split(',').map(str::trim).collect();
+        assert_eq!(named, listed);
+        let arrays: Vec<&str> = arrays
+            .trim_end_matches(')')
+            .split(',')
+            .map(str::trim)
+            .collect();
+        let numbered: Vec<String> = (1..=listed.len()).map(|i| format!("${i}::")).collect();
+        assert_eq!(arrays.len(), listed.len());
+        for (array, number) in arrays.iter().zip(&numbered) {
+            assert!(array.starts_with(number.as_str()) && array.ends_with("[]"), "{array}");
+        }
     }
 }

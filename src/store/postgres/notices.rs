@@ -2,14 +2,11 @@
 
 use jiff::Timestamp;
 
-use sqlx::{Postgres, QueryBuilder};
-
 use super::PgStore;
 use crate::{
     notices::{InboxItem, NoticeRecord, NoticeStore, Received},
     store::{
         StoreError,
-        audit::insert_chunks,
         consents::json_text,
         instant_text,
         notices::{InboxRow, NoticeRow, after_seq},
@@ -26,40 +23,55 @@ const INBOX_COLUMNS: &str = "seq, id::text AS id, notice_id::text AS notice_id, 
 
 /// Inserts notices (answers included) under their idempotency keys; returns the ids of those
 /// inserted. A notice whose key is taken, also by an earlier one of the same call or by another
-/// process's uncommitted one (waited for), is not.
+/// process's uncommitted one (waited for), is not. One statement, the columns as arrays (as
+/// `insert_records`).
 pub(super) async fn insert_notices<'a>(
     conn: &mut sqlx::PgConnection,
     notices: impl Iterator<Item = &'a NoticeRecord>,
 ) -> Result<Vec<String>, StoreError> {
     let notices: Vec<&NoticeRecord> = notices.collect();
-    let mut inserted = Vec::with_capacity(notices.len());
-    for chunk in insert_chunks(&notices) {
-        let mut insert: QueryBuilder<Postgres> = QueryBuilder::new(
-            "INSERT INTO notices (id, sender_dept, sender_sub, idempotency_key, body_digest, kind, \
-             subject_pseudonym, response, created_at, completed_at) ",
-        );
-        insert.push_values(chunk, |mut b, n| {
-            let at = instant_text(n.created_at);
-            b.push_bind(n.id.clone()).push_unseparated("::uuid");
-            b.push_bind(n.sender_dept.clone())
-                .push_bind(n.sender_sub.clone())
-                .push_bind(n.idempotency_key.clone())
-                .push_bind(n.body_digest.clone())
-                .push_bind(n.kind.clone())
-                .push_bind(n.subject_pseudonym.clone());
-            b.push_bind(n.response.as_ref().map(|r| r.to_string()))
-                .push_unseparated("::jsonb");
-            b.push_bind(at.clone()).push_unseparated("::timestamptz");
-            b.push_bind(at).push_unseparated("::timestamptz");
-        });
-        insert.push(" ON CONFLICT (sender_dept, idempotency_key) DO NOTHING RETURNING id::text");
-        let ids: Vec<String> = insert.build_query_scalar().fetch_all(&mut *conn).await?;
-        inserted.extend(ids);
+    if notices.is_empty() {
+        return Ok(Vec::new());
     }
+    let n = notices.len();
+    let (mut id, mut dept, mut sub) = (Vec::with_capacity(n), Vec::new(), Vec::new());
+    let (mut key, mut digest, mut kind) = (Vec::with_capacity(n), Vec::new(), Vec::new());
+    let (mut subject, mut response, mut at) = (Vec::with_capacity(n), Vec::new(), Vec::new());
+    for notice in notices {
+        id.push(notice.id.as_str());
+        dept.push(notice.sender_dept.as_str());
+        sub.push(notice.sender_sub.as_str());
+        key.push(notice.idempotency_key.as_str());
+        digest.push(notice.body_digest.as_str());
+        kind.push(notice.kind.as_str());
+        subject.push(notice.subject_pseudonym.as_str());
+        response.push(notice.response.as_ref().map(|r| r.to_string()));
+        at.push(instant_text(notice.created_at));
+    }
+    let inserted: Vec<String> = sqlx::query_scalar(
+        "INSERT INTO notices (id, sender_dept, sender_sub, idempotency_key, body_digest, kind, \
+         subject_pseudonym, response, created_at, completed_at) \
+         SELECT id, dept, sub, key, digest, kind, subject, response, at, at FROM UNNEST(\
+         $1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
+         $8::jsonb[], $9::timestamptz[]) AS n(id, dept, sub, key, digest, kind, subject, response, at) \
+         ON CONFLICT (sender_dept, idempotency_key) DO NOTHING RETURNING id::text",
+    )
+    .bind(id)
+    .bind(dept)
+    .bind(sub)
+    .bind(key)
+    .bind(digest)
+    .bind(kind)
+    .bind(subject)
+    .bind(response)
+    .bind(at)
+    .fetch_all(&mut *conn)
+    .await?;
     Ok(inserted)
 }
 
-/// Inserts inbox items; one whose `(notice_id, recipient)` is delivered already is left out.
+/// Inserts inbox items; one whose `(notice_id, recipient)` is delivered already is left out. One
+/// statement, the columns as arrays (as `insert_records`).
 ///
 /// INVARIANT: called only by the audit appender's transaction, after it has locked the chain's head
 /// row. Each item's `seq` (its column default, from a sequence) is then drawn after every earlier
@@ -69,29 +81,42 @@ pub(super) async fn insert_items(
     conn: &mut sqlx::PgConnection,
     items: &[InboxItem],
 ) -> Result<(), StoreError> {
-    for chunk in insert_chunks(items) {
-        let mut insert: QueryBuilder<Postgres> = QueryBuilder::new(
-            "INSERT INTO inbox_items (id, notice_id, recipient_dept, kind, sealed, redacted, basis, \
-             disclosure_id, received_at) ",
-        );
-        insert.push_values(chunk, |mut b, item| {
-            b.push_bind(item.id.clone()).push_unseparated("::uuid");
-            b.push_bind(item.notice_id.clone())
-                .push_unseparated("::uuid");
-            b.push_bind(item.recipient.clone())
-                .push_bind(item.kind.clone())
-                .push_bind(item.sealed.clone());
-            b.push_bind(json_text(&item.redacted))
-                .push_unseparated("::jsonb");
-            b.push_bind(item.basis.as_ref().map(json_text))
-                .push_unseparated("::jsonb");
-            b.push_bind(item.disclosure_id.clone());
-            b.push_bind(instant_text(item.received_at))
-                .push_unseparated("::timestamptz");
-        });
-        insert.push(" ON CONFLICT (notice_id, recipient_dept) DO NOTHING");
-        insert.build().execute(&mut *conn).await?;
+    if items.is_empty() {
+        return Ok(());
     }
+    let n = items.len();
+    let (mut id, mut notice, mut recipient) = (Vec::with_capacity(n), Vec::new(), Vec::new());
+    let (mut kind, mut sealed, mut redacted) = (Vec::with_capacity(n), Vec::new(), Vec::new());
+    let (mut basis, mut disclosure, mut at) = (Vec::with_capacity(n), Vec::new(), Vec::new());
+    for item in items {
+        id.push(item.id.as_str());
+        notice.push(item.notice_id.as_str());
+        recipient.push(item.recipient.as_str());
+        kind.push(item.kind.as_str());
+        sealed.push(item.sealed.as_slice());
+        redacted.push(json_text(&item.redacted));
+        basis.push(item.basis.as_ref().map(json_text));
+        disclosure.push(item.disclosure_id.as_str());
+        at.push(instant_text(item.received_at));
+    }
+    sqlx::query(
+        "INSERT INTO inbox_items (id, notice_id, recipient_dept, kind, sealed, redacted, basis, \
+         disclosure_id, received_at) \
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::bytea[], \
+         $6::jsonb[], $7::jsonb[], $8::text[], $9::timestamptz[]) \
+         ON CONFLICT (notice_id, recipient_dept) DO NOTHING",
+    )
+    .bind(id)
+    .bind(notice)
+    .bind(recipient)
+    .bind(kind)
+    .bind(sealed)
+    .bind(redacted)
+    .bind(basis)
+    .bind(disclosure)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
