@@ -9,7 +9,7 @@ use crate::{
 };
 
 /// An assignment row with every column as text, as both backends return it.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug, sqlx::FromRow, serde::Deserialize)]
 pub(super) struct AssignmentRow {
     pub id: String,
     pub subject_pseudonym: String,

@@ -7,7 +7,7 @@ use crate::{
 };
 
 /// A consent row as both backends return it (lists as JSON text).
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug, sqlx::FromRow, serde::Deserialize)]
 pub(super) struct ConsentRow {
     pub id: String,
     pub subject_pseudonym: String,

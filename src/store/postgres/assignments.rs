@@ -10,7 +10,7 @@ use crate::{
     store::{StoreError, assignments::AssignmentRow, instant_text},
 };
 
-const COLUMNS: &str = "id::text AS id, subject_pseudonym, contact_person, department, \
+pub(super) const COLUMNS: &str = "id::text AS id, subject_pseudonym, contact_person, department, \
      to_char(start_date, 'YYYY-MM-DD') AS start_date, status, end_reason, \
      to_char(ended_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS ended_at, created_by, \
      to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS created_at";

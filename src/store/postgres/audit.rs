@@ -13,9 +13,7 @@ use crate::{
     },
     store::{
         StoreError,
-        audit::{
-            AuditRow, Batch, CheckpointRow, basis_columns, db_seq, json_list,
-        },
+        audit::{AuditRow, Batch, CheckpointRow, basis_columns, db_seq, json_list},
     },
 };
 
@@ -244,7 +242,10 @@ mod tests {
         let numbered: Vec<String> = (1..=listed.len()).map(|i| format!("${i}::")).collect();
         assert_eq!(arrays.len(), listed.len());
         for (array, number) in arrays.iter().zip(&numbered) {
-            assert!(array.starts_with(number.as_str()) && array.ends_with("[]"), "{array}");
+            assert!(
+                array.starts_with(number.as_str()) && array.ends_with("[]"),
+                "{array}"
+            );
         }
     }
 }

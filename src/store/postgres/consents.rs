@@ -11,7 +11,7 @@ use crate::{
     },
 };
 
-const COLUMNS: &str = "id::text AS id, subject_pseudonym, givers::text AS givers, \
+pub(super) const COLUMNS: &str = "id::text AS id, subject_pseudonym, givers::text AS givers, \
      categories::text AS categories, recipients::text AS recipients, purposes::text AS purposes, \
      special_categories, to_char(valid_from, 'YYYY-MM-DD') AS valid_from, \
      to_char(valid_until, 'YYYY-MM-DD') AS valid_until, evidence, policy_version, recorded_by, \

@@ -36,17 +36,41 @@ impl PgStore {
         Ok(PgStore { pool })
     }
 
-    /// A subject's assignments and consents (the facts of a decision), read on one connection:
-    /// the pool charges a round trip on every acquire and release, so two reads on one
-    /// connection cost half of one each. Never cached: another replica may have written.
+    /// A subject's assignments and consents (the facts of a decision) in one statement: each
+    /// table's rows aggregated to JSON, in the orders of `assignments_of` and `consents_of`. One
+    /// round trip instead of two on every decision (decision 0025). Never cached: another replica
+    /// may have written.
     pub(super) async fn registry_of(
         &self,
         subject: &crate::cpr::Pseudonym,
     ) -> Result<std::sync::Arc<SubjectRegistry>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
+        let (assignments, consents): (String, String) =
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "SELECT \
+                 (SELECT coalesce(json_agg(a ORDER BY a.created_at DESC, a.id), '[]')::text \
+                  FROM (SELECT {} FROM assignments WHERE subject_pseudonym = $1) AS a), \
+                 (SELECT coalesce(json_agg(c ORDER BY c.recorded_at, c.id), '[]')::text \
+                  FROM (SELECT {} FROM consents WHERE subject_pseudonym = $1) AS c)",
+                assignments::COLUMNS,
+                consents::COLUMNS
+            )))
+            .bind(subject.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        let corrupt = |what: &str| StoreError::Corrupt(format!("a subject's {what}"));
+        let assignments: Vec<crate::store::assignments::AssignmentRow> =
+            serde_json::from_str(&assignments).map_err(|_| corrupt("assignments"))?;
+        let consents: Vec<crate::store::consents::ConsentRow> =
+            serde_json::from_str(&consents).map_err(|_| corrupt("consents"))?;
         Ok(std::sync::Arc::new(SubjectRegistry {
-            assignments: assignments::assignments_of(&mut *conn, subject).await?,
-            consents: consents::consents_of(&mut *conn, subject).await?,
+            assignments: assignments
+                .into_iter()
+                .map(TryFrom::try_from)
+                .collect::<Result<_, _>>()?,
+            consents: consents
+                .into_iter()
+                .map(TryFrom::try_from)
+                .collect::<Result<_, _>>()?,
         }))
     }
 
