@@ -21,6 +21,7 @@ mod helpers;
 mod hostile;
 mod identity;
 mod logs;
+mod migrations;
 mod notices;
 mod openapi;
 mod ops;
