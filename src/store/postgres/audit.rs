@@ -2,7 +2,7 @@
 //! (`SELECT … FOR UPDATE`), so several gateway processes on one database append to one chain.
 
 use super::{
-    PgStore,
+    PgStore, column,
     notices::{insert_items, insert_notices},
 };
 use crate::{
@@ -41,16 +41,16 @@ async fn insert_records(
         return Ok(());
     }
     let n = chained.len();
-    let mut seq = Vec::with_capacity(n);
-    let (mut disclosure_id, mut at) = (Vec::with_capacity(n), Vec::with_capacity(n));
-    let (mut sub, mut dept, mut role) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::new());
-    let (mut subject, mut category, mut purpose) = (Vec::with_capacity(n), Vec::new(), Vec::new());
-    let (mut source, mut recipient) = (Vec::with_capacity(n), Vec::with_capacity(n));
-    let (mut decision, mut outcome) = (Vec::with_capacity(n), Vec::with_capacity(n));
-    let (mut basis_kind, mut basis_id) = (Vec::with_capacity(n), Vec::with_capacity(n));
-    let (mut reasons, mut disclosed, mut redacted) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut digest, mut policy) = (Vec::with_capacity(n), Vec::with_capacity(n));
-    let (mut prev_hash, mut hash) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let mut seq = column(n);
+    let (mut disclosure_id, mut at) = (column(n), column(n));
+    let (mut sub, mut dept, mut role) = (column(n), column(n), column(n));
+    let (mut subject, mut category, mut purpose) = (column(n), column(n), column(n));
+    let (mut source, mut recipient) = (column(n), column(n));
+    let (mut decision, mut outcome) = (column(n), column(n));
+    let (mut basis_kind, mut basis_id) = (column(n), column(n));
+    let (mut reasons, mut disclosed, mut redacted) = (column(n), column(n), column(n));
+    let (mut digest, mut policy) = (column(n), column(n));
+    let (mut prev_hash, mut hash) = (column(n), column(n));
     for c in chained {
         let r = &c.record;
         let (kind, id) = basis_columns(r.basis.as_ref());

@@ -99,3 +99,8 @@ impl PgStore {
         Ok(())
     }
 }
+
+/// An empty column of `n` values, bound as one array by the appender's `UNNEST` inserts.
+fn column<T>(n: usize) -> Vec<T> {
+    Vec::with_capacity(n)
+}

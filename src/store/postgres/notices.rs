@@ -2,7 +2,7 @@
 
 use jiff::Timestamp;
 
-use super::PgStore;
+use super::{PgStore, column};
 use crate::{
     notices::{InboxItem, NoticeRecord, NoticeStore, Received},
     store::{
@@ -34,9 +34,9 @@ pub(super) async fn insert_notices<'a>(
         return Ok(Vec::new());
     }
     let n = notices.len();
-    let (mut id, mut dept, mut sub) = (Vec::with_capacity(n), Vec::new(), Vec::new());
-    let (mut key, mut digest, mut kind) = (Vec::with_capacity(n), Vec::new(), Vec::new());
-    let (mut subject, mut response, mut at) = (Vec::with_capacity(n), Vec::new(), Vec::new());
+    let (mut id, mut dept, mut sub) = (column(n), column(n), column(n));
+    let (mut key, mut digest, mut kind) = (column(n), column(n), column(n));
+    let (mut subject, mut response, mut at) = (column(n), column(n), column(n));
     for notice in notices {
         id.push(notice.id.as_str());
         dept.push(notice.sender_dept.as_str());
@@ -85,9 +85,9 @@ pub(super) async fn insert_items(
         return Ok(());
     }
     let n = items.len();
-    let (mut id, mut notice, mut recipient) = (Vec::with_capacity(n), Vec::new(), Vec::new());
-    let (mut kind, mut sealed, mut redacted) = (Vec::with_capacity(n), Vec::new(), Vec::new());
-    let (mut basis, mut disclosure, mut at) = (Vec::with_capacity(n), Vec::new(), Vec::new());
+    let (mut id, mut notice, mut recipient) = (column(n), column(n), column(n));
+    let (mut kind, mut sealed, mut redacted) = (column(n), column(n), column(n));
+    let (mut basis, mut disclosure, mut at) = (column(n), column(n), column(n));
     for item in items {
         id.push(item.id.as_str());
         notice.push(item.notice_id.as_str());
