@@ -22,6 +22,15 @@ pub(super) const INSERT_COLUMNS: &str = "seq, disclosure_id, at, requester_sub, 
      basis_kind, basis_id, reasons, fields_disclosed, fields_redacted, payload_digest, \
      policy_version, prev_hash, hash";
 
+/// The columns an `INSERT INTO table (…) …` statement names, checked against [`INSERT_COLUMNS`]
+/// by each backend's tests.
+#[cfg(test)]
+pub(super) fn named_columns(insert: &str) -> Vec<&str> {
+    let (_, rest) = insert.split_once('(').expect("a column list");
+    let (columns, _) = rest.split_once(')').expect("a closed column list");
+    columns.split(',').map(str::trim).collect()
+}
+
 /// An `audit_log` row as both backends return it (instants and ids as text, lists as JSON text).
 #[derive(Debug, sqlx::FromRow)]
 pub(super) struct AuditRow {

@@ -220,20 +220,15 @@ impl AuditStore for PgStore {
 #[cfg(test)]
 mod tests {
     use super::INSERT_RECORDS;
-    use crate::store::audit::INSERT_COLUMNS;
+    use crate::store::audit::{INSERT_COLUMNS, named_columns};
 
     #[test]
     fn the_insert_names_the_columns_the_chain_writes_and_unnests_one_array_each() {
         let listed: Vec<&str> = INSERT_COLUMNS.split(',').map(str::trim).collect();
-        let (columns, arrays) = INSERT_RECORDS
+        assert_eq!(named_columns(INSERT_RECORDS), listed);
+        let (_, arrays) = INSERT_RECORDS
             .split_once(" SELECT * FROM UNNEST(")
             .expect("an insert from arrays");
-        let named = columns
-            .split_once('(')
-            .and_then(|(_, c)| c.strip_suffix(')'))
-            .expect("a column list");
-        let named: Vec<&str> = named.split(',').map(str::trim).collect();
-        assert_eq!(named, listed);
         let arrays: Vec<&str> = arrays
             .trim_end_matches(')')
             .split(',')
