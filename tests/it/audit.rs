@@ -98,6 +98,12 @@ impl Fixture {
                     sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
                         .await
                         .unwrap();
+                // The lookup tables live in a file of their own (decision 0026).
+                sqlx::query("ATTACH DATABASE $1 AS lookups")
+                    .bind(format!("{}-lookups", path.display()))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
                 for sql in statements {
                     sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
                         .execute(&mut conn)
@@ -399,6 +405,97 @@ async fn lookups(store: &Store) -> (Vec<u64>, Vec<u64>, Vec<String>) {
     )
 }
 
+/// The seqs of the records of `record(i)`'s subject, newest first.
+async fn by_subject_of(store: &Store, i: usize) -> Vec<u64> {
+    let filter = audit::AuditFilter {
+        subject: record(i).subject_pseudonym,
+        ..audit::AuditFilter::default()
+    };
+    let rows = audit::AuditQuery::query_audit(store, &filter, None, 100)
+        .await
+        .unwrap();
+    rows.iter().map(|r| r.seq).collect()
+}
+
+/// On SQLite the lookups live in a file of their own (decision 0026), tied to the database by the
+/// hash of the record at their mark. A database restored from a copy older than its lookups file
+/// does not bear that mark out: the file is emptied and filled again, and no record appended
+/// after the restore hides behind a mark that the old history had reached.
+#[tokio::test]
+async fn a_lookups_file_ahead_of_a_restored_database_is_rebuilt_not_trusted() {
+    let fx = Fixture::new(Backend::Sqlite).await;
+    let Store::Sqlite(sqlite) = &fx.store else {
+        unreachable!("a SQLite fixture")
+    };
+    let dir = fx.dir.path();
+    let copy = dir.join("copy.db");
+    fx.chain(30, 1000).await;
+    sqlx::query("VACUUM INTO $1")
+        .bind(copy.to_str().unwrap())
+        .execute(sqlite.pool())
+        .await
+        .unwrap();
+    fx.chain(30, 1000).await;
+    sqlite.index_all().await.unwrap();
+    // The lookups file as it was then, beside the older copy of the database.
+    let copy_lookups = dir.join("copy.db-lookups");
+    sqlx::query("VACUUM lookups INTO $1")
+        .bind(copy_lookups.to_str().unwrap())
+        .execute(sqlite.pool())
+        .await
+        .unwrap();
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", copy_lookups.display()))
+        .await
+        .unwrap();
+    let mark: i64 = sqlx::query_scalar("SELECT indexed_upto FROM audit_index_state")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    assert_eq!(
+        mark, 60,
+        "the copied lookups reach past the copied database's 30 records"
+    );
+
+    let mut database = fx.config.database.clone();
+    database.url = format!("sqlite://{}", copy.display()).into();
+    let restored = Store::connect(&database, OpenMode::Existing).await.unwrap();
+    let Store::Sqlite(restored_sqlite) = &restored else {
+        unreachable!("a SQLite store")
+    };
+    assert_eq!(
+        restored_sqlite.index_lag().await.unwrap(),
+        30,
+        "every record of the restored chain is to be indexed again"
+    );
+    let (log, task) = AuditLog::start(
+        restored.clone(),
+        fx.key.clone(),
+        Arc::new(SystemClock),
+        AppenderConfig::default(),
+    );
+    for i in 100..110 {
+        log.append(record(i)).await.unwrap();
+    }
+    log.shutdown().await;
+    task.await.unwrap();
+    // record(107) is the 8th record after the restore: seq 38, which the old history had indexed
+    // with another record's keys.
+    assert_eq!(by_subject_of(&restored, 107).await, [38]);
+    restored_sqlite.index_all().await.unwrap();
+    assert_eq!(by_subject_of(&restored, 107).await, [38], "indexed");
+    assert_eq!(
+        by_subject_of(&restored, 7).await,
+        [8],
+        "the old history's seq 38 is gone"
+    );
+    let verified = audit::verify(&restored, &[public_key(&fx.key)], None, |_| {})
+        .await
+        .unwrap();
+    assert!(verified.ok, "{verified:?}");
+    restored.close().await;
+}
+
 /// On SQLite the lookups by subject, requester and consent are written behind the chain
 /// (decision 0021): a record is found the moment its append has committed, before the indexer
 /// has copied its keys, halfway through, and after; the answers never change.
@@ -437,9 +534,9 @@ async fn records_are_found_by_subject_requester_and_consent_before_and_after_the
             expected,
             "record 8 is at the mark"
         );
-        // A pass fills the tables one transaction each and moves the mark with the last: one
-        // cut short leaves tables ahead of the mark. The answers stay the same, verify finds
-        // nothing wrong, and the next pass does not insert those keys twice.
+        // Tables ahead of the mark (rows a pass wrote that another pass writes again): the
+        // answers stay the same, verify finds nothing wrong, and the next pass does not insert
+        // those keys twice.
         fx.tamper(&[
             "INSERT INTO audit_by_subject (epoch, subject_pseudonym, seq) \
              SELECT seq >> 12, subject_pseudonym, seq FROM audit_log \

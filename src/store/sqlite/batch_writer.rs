@@ -7,8 +7,7 @@
 //! a fifth of the appender's cycle at 64 writers. Here the whole transaction runs in one call on
 //! a thread of the blocking pool, through rusqlite (the same SQLite library sqlx links), with one
 //! prepared single-row statement per table: one hand-off per batch, and no multi-row statement
-//! shapes to bound. The lookup indexer runs on this connection too (`lookups.rs`): its page cache
-//! holds the records the indexer reads.
+//! shapes to bound.
 
 use std::{
     path::Path,
@@ -49,14 +48,6 @@ const INSERT_ITEM: &str = "INSERT INTO inbox_items (id, notice_id, recipient_dep
      redacted, basis, disclosure_id, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
      ON CONFLICT (notice_id, recipient_dept) DO NOTHING";
 
-/// The page cache of the appender's connection, in KiB. The indexer reads back every record
-/// appended since its last pass, six times (one sorted insert per lookup table): at 50,000
-/// records/s a 100 ms pass covers about 4 MiB of `audit_log`, twice SQLite's default cache, and
-/// its reads went to the file (`pread`, 8 % of the appender benchmark's CPU in `perf`). With
-/// 16 MiB the indexer caught up 300,000 records in 1.25 s instead of 1.65 s
-/// (`audit_bench --direct-batch 64`). The cache fills only as far as it is used.
-const CACHE_KIB: u32 = 16 * 1024;
-
 /// The appender's own connection to the database file.
 #[derive(Clone)]
 pub(super) struct BatchWriter {
@@ -87,11 +78,10 @@ impl BatchWriter {
             .map_err(store_error)?;
         // The appender's statements and the indexer's, with room to spare.
         conn.set_prepared_statement_cache_capacity(32);
-        conn.execute_batch(&format!(
+        conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-             PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = memory; \
-             PRAGMA cache_size = -{CACHE_KIB};"
-        ))
+             PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = memory;",
+        )
         .map_err(store_error)?;
         Ok(BatchWriter {
             conn: Arc::new(Mutex::new(conn)),
@@ -104,64 +94,19 @@ impl BatchWriter {
         entries: Vec<Entry>,
         write: tokio::sync::OwnedMutexGuard<()>,
     ) -> Result<Vec<Appended>, StoreError> {
-        self.run(write, Durability::Fsync, move |conn| append(conn, entries))
-            .await
-    }
-
-    /// Runs `work` on the connection on a blocking thread, its commits reaching the disk as
-    /// `durability` says (set before `work` starts, so no setting outlives the work it was meant
-    /// for). `write`, the process's write lock, is held until `work` has returned, also when the
-    /// caller stops waiting.
-    pub(super) async fn run<T, F>(
-        &self,
-        write: tokio::sync::OwnedMutexGuard<()>,
-        durability: Durability,
-        work: F,
-    ) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
-    {
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || {
             // A panic inside a transaction unwinds through its drop, which rolls it back: the
-            // connection is usable again.
+            // connection is usable again. `write`, the process's write lock, is held until the
+            // transaction has ended, also when the caller stops waiting.
             let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-            let done = set_durability(&conn, durability).and_then(|()| work(&mut conn));
+            let done = append(&mut conn, entries);
             drop(write);
             done
         })
         .await
         .map_err(|_| StoreError::Unavailable("the database call failed".to_owned()))?
     }
-}
-
-/// Whether the commits of a [`BatchWriter::run`] wait for the disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Durability {
-    /// `synchronous = FULL`: the WAL is fsynced before the commit returns. Every append.
-    Fsync,
-    /// `synchronous = NORMAL`: the commit is atomic but reaches the disk with the next fsync (the
-    /// next append's, or a checkpoint's). Only for what can be derived again and is found again:
-    /// the lookup indexer's rows, whose mark commits after them.
-    Deferred,
-}
-
-/// Sets how the connection's next commits reach the disk.
-///
-/// A deferred commit is safe in WAL mode: frames are appended in order and recovery stops at
-/// the first frame whose checksum fails, so a commit is lost only together with every later
-/// one, and a later append's fsync makes the earlier frames durable too. SQLite syncs the WAL
-/// header on a restart in either mode.
-fn set_durability(conn: &Connection, durability: Durability) -> Result<(), StoreError> {
-    let pragma = match durability {
-        Durability::Fsync => "PRAGMA synchronous = FULL",
-        Durability::Deferred => "PRAGMA synchronous = NORMAL",
-    };
-    conn.prepare_cached(pragma)
-        .and_then(|mut s| s.execute([]))
-        .map_err(store_error)?;
-    Ok(())
 }
 
 /// The batch as one transaction, as `AuditStore::append_entries` describes it.
@@ -327,26 +272,17 @@ mod tests {
         assert_eq!(values.matches('?').count(), listed.len());
     }
 
-    #[tokio::test]
-    async fn each_run_sets_how_its_commits_reach_the_disk() {
+    #[test]
+    fn the_appenders_commits_wait_for_the_disk() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("sluse.db");
         drop(Connection::open(&path).unwrap());
         let writer = BatchWriter::open(&path).unwrap();
-        let lock = Arc::new(tokio::sync::Mutex::new(()));
-        let synchronous = |conn: &mut Connection| {
-            conn.query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0))
-                .map_err(store_error)
-        };
-        for (durability, expected) in [
-            (Durability::Deferred, 1),
-            (Durability::Fsync, 2),
-            (Durability::Deferred, 1),
-        ] {
-            let write = lock.clone().lock_owned().await;
-            let set = writer.run(write, durability, synchronous).await.unwrap();
-            assert_eq!(set, expected, "{durability:?}: 1 is NORMAL, 2 is FULL");
-        }
+        let conn = writer.conn.lock().unwrap();
+        let synchronous: i64 = conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(synchronous, 2, "FULL");
     }
 
     #[test]

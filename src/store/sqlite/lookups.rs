@@ -1,27 +1,25 @@
 //! The audit trail's lookups on SQLite (by subject, requester, basis, department and time): tables
 //! written behind the chain by an indexer task, not in the appender's commit (decision 0021,
-//! migrations 0007 to 0009).
+//! migrations 0007 to 0009), in a file of their own attached to every connection as `lookups`
+//! (decision 0026, `lookup_writer`).
 //!
-//! Every record with `seq <= audit_index_state.indexed_upto` has its keys in every table; a pass
-//! of the indexer fills the tables one transaction each and moves the mark with the last, so a
-//! table may hold keys past the mark too. A query reads a table and scans `audit_log` past the
-//! mark within one statement (one read snapshot), so a record is found the moment its append has
-//! committed.
+//! Every record with `seq <= lookups.audit_index_state.indexed_upto` has its keys in every table;
+//! a pass of the indexer fills the tables and moves the mark in one transaction of the lookups
+//! file. A query reads a table and scans `audit_log` past the mark within one statement, so a
+//! record is found the moment its append has committed: the statement reads each file from one
+//! snapshot, and whichever it reads first, a record is either at or below the mark it sees (the
+//! mark moves only over committed records, with their keys) or past it in `audit_log`.
 
 use std::time::Duration;
 
 use sqlx::{Database, QueryBuilder};
 
-use super::{
-    SqliteStore,
-    batch_writer::{Durability, store_error},
-};
+use super::SqliteStore;
 use crate::store::StoreError;
 
-/// Records whose keys one indexer pass copies at most. Appends queue behind each of its
-/// transactions (one per table, see [`SqliteStore::index_pending`]). A pass has a fixed cost
-/// (each epoch region's pages, the statements), so passes of 512 cost the appender 8–10 % at 64
-/// writers (decision 0021, "Later").
+/// Records whose keys one indexer pass copies at most, in one transaction of the lookups file. A
+/// pass has a fixed cost (each epoch region's pages, the statements), which larger passes share
+/// out (decision 0021, "Later").
 pub(in crate::store) const INDEX_BATCH: i64 = 4096;
 
 /// The lookups whose keys spread over many values (subjects, caseworkers, consents) are
@@ -51,7 +49,8 @@ pub(in crate::store) enum Lookup {
 }
 
 impl Lookup {
-    const ALL: [Lookup; 6] = [
+    /// Every lookup table.
+    pub(super) const ALL: [Lookup; 6] = [
         Lookup::Subject,
         Lookup::Requester,
         Lookup::Basis,
@@ -60,14 +59,15 @@ impl Lookup {
         Lookup::At,
     ];
 
-    fn table(self) -> &'static str {
+    /// The table, named in the lookups file's schema.
+    pub(super) fn table(self) -> &'static str {
         match self {
-            Lookup::Subject => "audit_by_subject",
-            Lookup::Requester => "audit_by_requester",
-            Lookup::Basis => "audit_by_basis",
-            Lookup::Source => "audit_by_source",
-            Lookup::Recipient => "audit_by_recipient",
-            Lookup::At => "audit_by_at",
+            Lookup::Subject => "lookups.audit_by_subject",
+            Lookup::Requester => "lookups.audit_by_requester",
+            Lookup::Basis => "lookups.audit_by_basis",
+            Lookup::Source => "lookups.audit_by_source",
+            Lookup::Recipient => "lookups.audit_by_recipient",
+            Lookup::At => "lookups.audit_by_at",
         }
     }
 
@@ -76,8 +76,8 @@ impl Lookup {
         matches!(self, Lookup::Subject | Lookup::Requester | Lookup::Basis)
     }
 
-    /// The table's columns, and the expressions over `audit_log` that fill them.
-    fn columns(self) -> (String, String) {
+    /// The table's columns, and the expressions over `audit_log`'s columns that fill them.
+    pub(super) fn columns(self) -> (String, String) {
         let column = self.column();
         if self.epoched() {
             (
@@ -120,8 +120,9 @@ pub(in crate::store) fn push_lookup<DB>(
             // One probe of the key per epoch up to the mark's, the epochs the outer loop.
             qb.push(format_args!(
                 "SELECT t.seq FROM (WITH RECURSIVE e(n) AS (SELECT 0 UNION ALL SELECT n + 1 \
-                 FROM e WHERE n < (SELECT indexed_upto >> {EPOCH_SHIFT} FROM audit_index_state \
-                 WHERE id = 1)) SELECT n FROM e) AS e CROSS JOIN {} AS t WHERE t.epoch = e.n AND ",
+                 FROM e WHERE n < (SELECT indexed_upto >> {EPOCH_SHIFT} \
+                 FROM lookups.audit_index_state WHERE id = 1)) SELECT n FROM e) AS e \
+                 CROSS JOIN {} AS t WHERE t.epoch = e.n AND ",
                 lookup.table()
             ));
         } else {
@@ -132,7 +133,7 @@ pub(in crate::store) fn push_lookup<DB>(
     }
     qb.push(
         "SELECT seq FROM audit_log WHERE seq > \
-         (SELECT indexed_upto FROM audit_index_state WHERE id = 1) AND (",
+         (SELECT indexed_upto FROM lookups.audit_index_state WHERE id = 1) AND (",
     );
     for (i, lookup) in lookups.iter().enumerate() {
         if i > 0 {
@@ -178,52 +179,6 @@ where
     }
 }
 
-/// The records one indexer pass covers: `(from, upto]`, at most `limit` of them past the mark.
-fn pending_range(conn: &mut rusqlite::Connection, limit: i64) -> Result<(i64, i64), StoreError> {
-    conn.prepare_cached(
-        "SELECT s.indexed_upto, coalesce((SELECT max(seq) FROM (SELECT seq FROM audit_log \
-         WHERE seq > s.indexed_upto ORDER BY seq LIMIT ?1)), s.indexed_upto) \
-         FROM audit_index_state AS s WHERE s.id = 1",
-    )
-    .and_then(|mut s| s.query_row([limit.max(1)], |r| Ok((r.get(0)?, r.get(1)?))))
-    .map_err(store_error)
-}
-
-/// One transaction of an indexer pass: the keys of records `(from, upto]` into one table and,
-/// with the last table's, the mark moved to `upto`.
-///
-/// A table may run ahead of the mark (a pass cut short leaves some tables filled and the mark
-/// where it was): a query reads each table and the records past the mark, and `seq IN (…)`
-/// takes a record found both ways once; the pass that follows inserts what is there already
-/// (`OR IGNORE`), and verify checks that every row matches its record, past the mark too.
-fn index_table(
-    conn: &mut rusqlite::Connection,
-    lookup: Lookup,
-    (from, upto): (i64, i64),
-    mark: bool,
-) -> Result<(), StoreError> {
-    let tx = conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(store_error)?;
-    let (table, column) = (lookup.table(), lookup.column());
-    let (columns, values) = lookup.columns();
-    // Sorted by the table's key, so each leaf page of the table is visited once per pass.
-    tx.prepare_cached(&format!(
-        "INSERT OR IGNORE INTO {table} ({columns}) SELECT {values} FROM audit_log \
-         WHERE seq > ?1 AND seq <= ?2 AND {column} IS NOT NULL ORDER BY {columns}"
-    ))
-    .and_then(|mut s| s.execute([from, upto]))
-    .map_err(store_error)?;
-    if mark {
-        tx.prepare_cached(
-            "UPDATE audit_index_state SET indexed_upto = max(indexed_upto, ?1) WHERE id = 1",
-        )
-        .and_then(|mut s| s.execute([upto]))
-        .map_err(store_error)?;
-    }
-    tx.commit().map_err(store_error)
-}
-
 /// The lowest `seq` where a lookup table and `audit_log` disagree (a record up to the mark whose
 /// key is missing, or a row anywhere naming a record that does not carry that key), and what is
 /// wrong. Rows past the mark are no fault: a pass fills the tables before it moves the mark.
@@ -242,7 +197,7 @@ pub(super) async fn mismatch(pool: &sqlx::SqlitePool) -> Result<Option<(u64, Str
             (String::new(), String::new())
         };
         let missing: Option<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT min(a.seq) FROM audit_log AS a, audit_index_state AS s \
+            "SELECT min(a.seq) FROM audit_log AS a, lookups.audit_index_state AS s \
              WHERE s.id = 1 AND a.seq <= s.indexed_upto AND a.{column} IS NOT NULL \
              AND NOT EXISTS (SELECT 1 FROM {table} AS t \
                              WHERE {in_epoch}t.{column} = a.{column} AND t.seq = a.seq)"
@@ -277,38 +232,10 @@ impl SqliteStore {
     /// Copies the keys of up to `limit` records past the mark into the lookup tables and moves
     /// the mark; returns how many records it covered (0: nothing was behind).
     ///
-    /// One transaction per table, the write lock let go between them: an append that arrives
-    /// during a pass waits for one table's rows, not six. At 16 connections of notices a pass in
-    /// one transaction held the lock about 8 ms and set their p99 (decision 0021, "Later").
-    ///
-    /// It runs on the appender's connection, whose page cache holds the records it has just
-    /// written: six reads of them from there, instead of from the file through another
-    /// connection's cache.
+    /// The pass writes the lookups file, not the database: appends go on meanwhile (decision
+    /// 0026).
     pub async fn index_pending(&self, limit: i64) -> Result<u64, StoreError> {
-        let write = self.owned_write_lock().await;
-        let range = self
-            .batch_writer()
-            .run(write, Durability::Deferred, move |conn| {
-                pending_range(conn, limit)
-            })
-            .await?;
-        let (from, upto) = range;
-        if upto <= from {
-            return Ok(0);
-        }
-        for (i, lookup) in Lookup::ALL.into_iter().enumerate() {
-            let last = i + 1 == Lookup::ALL.len();
-            let write = self.owned_write_lock().await;
-            // Six fsyncs per pass (one per table) would cost the appends queued behind more
-            // than the rows are worth: they can be derived again, and the mark commits after
-            // them in the WAL, so no crash keeps the mark without the rows.
-            self.batch_writer()
-                .run(write, Durability::Deferred, move |conn| {
-                    index_table(conn, lookup, range, last)
-                })
-                .await?;
-        }
-        Ok(u64::try_from(upto - from).unwrap_or(0))
+        self.lookup_writer().pass(limit).await
     }
 
     /// Indexes every record appended so far, in transactions of [`INDEX_BATCH`] records;
@@ -327,7 +254,7 @@ impl SqliteStore {
     /// Records appended but not yet in the lookup tables.
     pub async fn index_lag(&self) -> Result<u64, StoreError> {
         let lag: i64 = sqlx::query_scalar(
-            "SELECT h.seq - s.indexed_upto FROM audit_head AS h, audit_index_state AS s \
+            "SELECT h.seq - s.indexed_upto FROM audit_head AS h, lookups.audit_index_state AS s \
              WHERE h.id = 1 AND s.id = 1",
         )
         .fetch_one(self.pool())
@@ -336,7 +263,7 @@ impl SqliteStore {
     }
 
     /// Keeps the lookup tables caught up: every `every`, indexes what was appended since, in
-    /// transactions of at most `batch` records, yielding the write lock between them. Runs until
+    /// transactions of at most `batch` records. Runs until
     /// aborted; an error is logged and retried on the next tick (queries stay right meanwhile,
     /// they scan more of `audit_log`).
     pub fn spawn_indexer(&self, every: Duration, batch: i64) -> tokio::task::JoinHandle<()> {

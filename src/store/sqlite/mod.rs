@@ -9,7 +9,13 @@
 //! The WAL is checkpointed by a background task ([`SqliteStore::spawn_checkpointer`]), not by the
 //! commits.
 
-use std::{collections::BTreeMap, str::FromStr, sync::Arc, time::Duration};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    str::FromStr,
+    sync::Arc,
+    time::Duration,
+};
 
 use sqlx::{
     Row,
@@ -24,6 +30,7 @@ pub(super) use audit::SELECT_COLUMNS;
 mod audit_query;
 mod batch_writer;
 mod consents;
+mod lookup_writer;
 mod lookups;
 pub(super) use lookups::{INDEX_BATCH, Lookup, equals, push_lookup, within};
 mod notices;
@@ -47,10 +54,31 @@ const RESTART_ATTEMPTS: u32 = 10;
 /// The WAL file's size once it has started over (`journal_size_limit`).
 const WAL_SIZE_LIMIT_BYTES: i64 = 32 * 1024 * 1024;
 
-/// A pool of up to `max` connections to the database of `options`.
-async fn pool_of(max: u32, options: SqliteConnectOptions) -> Result<SqlitePool, StoreError> {
+/// A pool of up to `max` connections to the database of `options`, each with the audit lookups
+/// file `lookups` attached as `lookups` (decision 0026) when given.
+async fn pool_of(
+    max: u32,
+    options: SqliteConnectOptions,
+    lookups: Option<&Path>,
+) -> Result<SqlitePool, StoreError> {
+    let lookups = lookups.map(|p| p.to_string_lossy().into_owned());
     SqlitePoolOptions::new()
         .max_connections(max)
+        .after_connect(move |conn, _| {
+            let lookups = lookups.clone();
+            Box::pin(async move {
+                if let Some(path) = lookups {
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "ATTACH DATABASE $1 AS {}",
+                        lookup_writer::SCHEMA_NAME
+                    )))
+                    .bind(path)
+                    .execute(conn)
+                    .await?;
+                }
+                Ok(())
+            })
+        })
         .acquire_timeout(Duration::from_secs(5))
         // A connection to a local file does not go stale; the default ping on every acquire
         // costs a round trip to the connection's thread per query.
@@ -63,6 +91,23 @@ async fn pool_of(max: u32, options: SqliteConnectOptions) -> Result<SqlitePool, 
             }
             _ => StoreError::from(e),
         })
+}
+
+/// The database file `options` names: a file (the audit trail cannot live in memory) that exists
+/// unless `mode` may create it.
+fn database_file(options: &SqliteConnectOptions, mode: OpenMode) -> Result<PathBuf, StoreError> {
+    let path = options.get_filename();
+    if path.as_os_str().is_empty() || path == Path::new(":memory:") {
+        return Err(StoreError::InvalidUrl(
+            "an in-memory SQLite database cannot hold the audit trail".to_owned(),
+        ));
+    }
+    if mode == OpenMode::Existing && !path.exists() {
+        return Err(StoreError::NotMigrated(
+            "the database file does not exist".to_owned(),
+        ));
+    }
+    Ok(path.to_owned())
 }
 
 /// Runs `pass` on `store` every `every` (a pass that overruns delays the next) until aborted.
@@ -87,6 +132,8 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// The audit appender's own connection, outside sqlx (decision 0022).
     batches: batch_writer::BatchWriter,
+    /// The lookup indexer's connection, which writes the lookups file (decision 0026).
+    lookups: lookup_writer::LookupWriter,
     /// One connection for WAL checkpoints, which returns at once when readers are in the way.
     checkpointer: SqlitePool,
     writer: Arc<tokio::sync::Mutex<()>>,
@@ -119,15 +166,20 @@ impl SqliteStore {
             // file, and every batch of the appender passes that. In memory it is a copy, not a
             // write syscall per page (4 % of a notice's CPU in `perf`).
             .pragma("temp_store", "memory");
-        let pool = pool_of(max_connections, options.clone()).await?;
-        let batches = batch_writer::BatchWriter::open(options.get_filename())?;
+        let path = database_file(&options, mode)?;
+        let lookups_file = lookup_writer::prepare(&path)?;
+        let pool = pool_of(max_connections, options.clone(), Some(&lookups_file)).await?;
+        let batches = batch_writer::BatchWriter::open(&path)?;
+        let lookups = lookup_writer::LookupWriter::open(&path, &lookups_file)?;
         // SQLite's busy handler sleeps 1, 2, 5 … ms between looks; a RESTART checkpoint waiting
         // for readers that way held every writer for 8–9 ms. This connection never waits inside
-        // SQLite: `checkpoint` looks again itself, sooner.
-        let checkpointer = pool_of(1, options.busy_timeout(Duration::ZERO)).await?;
+        // SQLite: `checkpoint` looks again itself, sooner. It checkpoints the database alone:
+        // the lookups file's connection checkpoints that file as it commits.
+        let checkpointer = pool_of(1, options.busy_timeout(Duration::ZERO), None).await?;
         Ok(SqliteStore {
             pool,
             batches,
+            lookups,
             checkpointer,
             writer: Arc::new(tokio::sync::Mutex::new(())),
             registry: Arc::default(),
@@ -149,6 +201,11 @@ impl SqliteStore {
     /// The audit appender's own connection.
     fn batch_writer(&self) -> &batch_writer::BatchWriter {
         &self.batches
+    }
+
+    /// The lookup indexer's connection.
+    fn lookup_writer(&self) -> &lookup_writer::LookupWriter {
+        &self.lookups
     }
 
     /// The write lock, held by its owner (for work that outlives the task that took it).

@@ -1,0 +1,274 @@
+//! The audit lookups' own file (`<database>-lookups`) and the indexer's connection, which writes
+//! it (decision 0026).
+//!
+//! SQLite lets one connection at a time write a file. With the lookup tables in the database
+//! file, each indexer pass held that file's write lock for 20–30 ms per 4,096 records and the
+//! appender's batches queued behind it. In a file of its own the indexer takes that file's write
+//! lock, not the database's: it reads the records past its mark from the database once, in a short
+//! read, and writes the lookups while the appender commits.
+//!
+//! The lookups are derived from `audit_log` and can be rebuilt from it, so the file commits with
+//! `synchronous = NORMAL` and need not be backed up. Its mark keeps the hash of the record it
+//! reaches: a file whose mark the database does not bear out (the database restored from a
+//! backup, or replaced) is emptied and filled again from the first record.
+
+use std::{
+    ffi::OsString,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+use super::{batch_writer::store_error, lookups::Lookup};
+use crate::store::StoreError;
+
+/// The lookup tables (as migrations 0007 to 0009 left them in the database file) and the mark.
+/// `PRAGMA user_version` numbers this shape; a file of another shape is dropped and rebuilt.
+const SCHEMA: &str = "
+    CREATE TABLE audit_by_subject (
+        epoch             INTEGER NOT NULL,
+        subject_pseudonym TEXT NOT NULL,
+        seq               INTEGER NOT NULL,
+        PRIMARY KEY (epoch, subject_pseudonym, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE audit_by_requester (
+        epoch         INTEGER NOT NULL,
+        requester_sub TEXT NOT NULL,
+        seq           INTEGER NOT NULL,
+        PRIMARY KEY (epoch, requester_sub, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE audit_by_basis (
+        epoch    INTEGER NOT NULL,
+        basis_id TEXT NOT NULL,
+        seq      INTEGER NOT NULL,
+        PRIMARY KEY (epoch, basis_id, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE audit_by_source (
+        source TEXT NOT NULL,
+        seq    INTEGER NOT NULL,
+        PRIMARY KEY (source, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE audit_by_recipient (
+        recipient TEXT NOT NULL,
+        seq       INTEGER NOT NULL,
+        PRIMARY KEY (recipient, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE audit_by_at (
+        at  TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (at, seq)
+    ) WITHOUT ROWID;
+    -- Every record with seq <= indexed_upto has its keys in every table; indexed_hash is that
+    -- record's hash, which ties the file to the database's history.
+    CREATE TABLE audit_index_state (
+        id           INTEGER PRIMARY KEY CHECK (id = 1),
+        indexed_upto INTEGER NOT NULL CHECK (indexed_upto >= 0),
+        indexed_hash TEXT NOT NULL
+    );
+    INSERT INTO audit_index_state (id, indexed_upto, indexed_hash) VALUES (1, 0, '');
+";
+
+/// The version of [`SCHEMA`], in the file's `user_version`.
+const SCHEMA_VERSION: i64 = 1;
+
+/// The schema name the lookups file is attached under, on every connection to the database.
+pub(super) const SCHEMA_NAME: &str = "lookups";
+
+/// The page cache for the lookups file on the indexer's connection, in KiB: a pass of 4,096
+/// records writes about 2 MiB of pages (the current epoch's region of each partitioned table,
+/// the right edges of the others), which the next pass writes again. It fills only as far as it
+/// is used; the process's resident memory grows by as much.
+const CACHE_KIB: u32 = 4 * 1024;
+
+/// The lookups file of the database at `db`: its path with `-lookups` appended, beside SQLite's
+/// own `-wal` and `-shm`.
+pub(super) fn path_of(db: &Path) -> PathBuf {
+    let mut path = OsString::from(db.as_os_str());
+    path.push("-lookups");
+    PathBuf::from(path)
+}
+
+/// Creates the lookups file of the database at `db` if it is missing (or of another shape), in
+/// WAL mode; returns its path.
+pub(super) fn prepare(db: &Path) -> Result<PathBuf, StoreError> {
+    let path = path_of(db);
+    let mut conn = Connection::open(&path).map_err(store_error)?;
+    conn.busy_timeout(Duration::from_secs(5))
+        .map_err(store_error)?;
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+        .map_err(store_error)?;
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(store_error)?;
+    let version: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(store_error)?;
+    if version != SCHEMA_VERSION {
+        // Derived data: another shape is dropped, not migrated.
+        let tables: Vec<String> = tx
+            .prepare("SELECT name FROM sqlite_schema WHERE type = 'table'")
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .map_err(store_error)?;
+        for table in tables {
+            tx.execute_batch(&format!("DROP TABLE \"{}\"", table.replace('"', "\"\"")))
+                .map_err(store_error)?;
+        }
+        tx.execute_batch(SCHEMA).map_err(store_error)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
+            .map_err(store_error)?;
+    }
+    tx.commit().map_err(store_error)?;
+    Ok(path)
+}
+
+/// The indexer's connection: the database as `main` (read), the lookups file attached (written).
+#[derive(Clone)]
+pub(super) struct LookupWriter {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for LookupWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LookupWriter")
+    }
+}
+
+impl LookupWriter {
+    /// Opens the database at `db` with its lookups file (made by [`prepare`]) attached, and
+    /// empties the lookups if the database does not bear out their mark.
+    pub(super) fn open(db: &Path, lookups: &Path) -> Result<LookupWriter, StoreError> {
+        let conn = Connection::open_with_flags(
+            db,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(store_error)?;
+        conn.busy_timeout(Duration::from_secs(5))
+            .map_err(store_error)?;
+        conn.execute(
+            &format!("ATTACH DATABASE ?1 AS {SCHEMA_NAME}"),
+            [lookups.to_string_lossy()],
+        )
+        .map_err(store_error)?;
+        conn.execute_batch(&format!(
+            "PRAGMA {SCHEMA_NAME}.synchronous = NORMAL; PRAGMA temp_store = memory; \
+             PRAGMA {SCHEMA_NAME}.cache_size = -{CACHE_KIB}; \
+             CREATE TEMP TABLE pending (seq INTEGER PRIMARY KEY, subject_pseudonym TEXT, \
+             requester_sub TEXT, basis_id TEXT, source TEXT, recipient TEXT, at TEXT, hash TEXT);"
+        ))
+        .map_err(store_error)?;
+        let mut conn = conn;
+        reconcile(&mut conn)?;
+        Ok(LookupWriter {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// One indexer pass over up to `limit` records past the mark, on a blocking thread; returns
+    /// how many it covered.
+    pub(super) async fn pass(&self, limit: i64) -> Result<u64, StoreError> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            reconcile(&mut conn)?;
+            pass(&mut conn, limit)
+        })
+        .await
+        .map_err(|_| StoreError::Unavailable("the lookup indexer failed".to_owned()))?
+    }
+}
+
+/// Empties the lookups when the database does not hold, at the mark, the record whose hash the
+/// mark keeps: the file then describes another history, and trusting its mark would hide records
+/// from the DPO's searches.
+fn reconcile(conn: &mut Connection) -> Result<(), StoreError> {
+    let (mark, hash): (i64, String) = conn
+        .prepare_cached(&format!(
+            "SELECT indexed_upto, indexed_hash FROM {SCHEMA_NAME}.audit_index_state WHERE id = 1"
+        ))
+        .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))))
+        .map_err(store_error)?;
+    if mark == 0 {
+        return Ok(());
+    }
+    let migrated: bool = conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM main.sqlite_schema WHERE type = 'table' \
+             AND name = 'audit_log')",
+        )
+        .and_then(|mut s| s.query_row([], |r| r.get(0)))
+        .map_err(store_error)?;
+    let found: Option<String> = if migrated {
+        conn.prepare_cached("SELECT hash FROM main.audit_log WHERE seq = ?1")
+            .and_then(|mut s| s.query_row([mark], |r| r.get(0)).optional())
+            .map_err(store_error)?
+    } else {
+        None
+    };
+    if found.as_deref() == Some(hash.as_str()) {
+        return Ok(());
+    }
+    tracing::warn!(
+        mark,
+        "the audit lookups file does not match the database's chain; rebuilding it"
+    );
+    let tx = conn.transaction().map_err(store_error)?;
+    for lookup in Lookup::ALL {
+        tx.execute_batch(&format!("DELETE FROM {}", lookup.table()))
+            .map_err(store_error)?;
+    }
+    tx.execute_batch(&format!(
+        "UPDATE {SCHEMA_NAME}.audit_index_state SET indexed_upto = 0, indexed_hash = '' \
+         WHERE id = 1"
+    ))
+    .map_err(store_error)?;
+    tx.commit().map_err(store_error)
+}
+
+/// Copies the keys of up to `limit` records past the mark into the lookup tables and moves the
+/// mark, in one transaction of the lookups file; returns how many records it covered.
+///
+/// The records are first copied into a temporary table in one short read of the database, so no
+/// read of the database stays open while the lookups are written (a WAL restart of the database
+/// waits for its readers). The lookups' transaction is DEFERRED: `BEGIN IMMEDIATE` would take
+/// the write lock of every attached file, the database's too, and the appender would wait for it.
+fn pass(conn: &mut Connection, limit: i64) -> Result<u64, StoreError> {
+    let tx = conn.transaction().map_err(store_error)?;
+    tx.execute_batch("DELETE FROM temp.pending")
+        .map_err(store_error)?;
+    let copied = tx
+        .prepare_cached(&format!(
+            "INSERT INTO temp.pending SELECT seq, subject_pseudonym, requester_sub, basis_id, \
+             source, recipient, at, hash FROM main.audit_log WHERE seq > (SELECT indexed_upto \
+             FROM {SCHEMA_NAME}.audit_index_state WHERE id = 1) ORDER BY seq LIMIT ?1"
+        ))
+        .and_then(|mut s| s.execute([limit.max(1)]))
+        .map_err(store_error)?;
+    tx.commit().map_err(store_error)?;
+    if copied == 0 {
+        return Ok(0);
+    }
+    let tx = conn.transaction().map_err(store_error)?;
+    for lookup in Lookup::ALL {
+        let (columns, values) = lookup.columns();
+        // Sorted by the table's key, so each leaf page of the table is visited once per pass.
+        tx.prepare_cached(&format!(
+            "INSERT OR IGNORE INTO {} ({columns}) SELECT {values} FROM temp.pending \
+             WHERE {} IS NOT NULL ORDER BY {columns}",
+            lookup.table(),
+            lookup.column()
+        ))
+        .and_then(|mut s| s.execute([]))
+        .map_err(store_error)?;
+    }
+    tx.prepare_cached(&format!(
+        "UPDATE {SCHEMA_NAME}.audit_index_state SET indexed_upto = p.seq, indexed_hash = p.hash \
+         FROM (SELECT seq, hash FROM temp.pending ORDER BY seq DESC LIMIT 1) AS p \
+         WHERE id = 1 AND indexed_upto < p.seq"
+    ))
+    .and_then(|mut s| s.execute(params![]))
+    .map_err(store_error)?;
+    tx.commit().map_err(store_error)?;
+    Ok(u64::try_from(copied).unwrap_or(0))
+}
