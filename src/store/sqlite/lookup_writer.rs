@@ -95,36 +95,62 @@ pub(super) fn path_of(db: &Path) -> PathBuf {
 }
 
 /// Creates the lookups file of the database at `db` if it is missing (or of another shape), in
-/// WAL mode; returns its path.
+/// WAL mode; returns its path. A file SQLite cannot read (damaged, or not a database) is removed
+/// and made again: it holds nothing that `audit_log` does not.
 pub(super) fn prepare(db: &Path) -> Result<PathBuf, StoreError> {
     let path = path_of(db);
-    let mut conn = Connection::open(&path).map_err(store_error)?;
-    conn.busy_timeout(Duration::from_secs(5))
-        .map_err(store_error)?;
-    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
-        .map_err(store_error)?;
-    let tx = conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(store_error)?;
-    let version: i64 = tx
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(store_error)?;
+    match create(&path) {
+        Ok(()) => Ok(path),
+        Err(e) if unreadable(&e) => {
+            tracing::warn!("the audit lookups file is unreadable; making it again");
+            for suffix in ["", "-wal", "-shm"] {
+                let mut file = OsString::from(path.as_os_str());
+                file.push(suffix);
+                match std::fs::remove_file(&file) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(_) => {
+                        return Err(StoreError::Unavailable(
+                            "the audit lookups file is unreadable and cannot be removed".to_owned(),
+                        ));
+                    }
+                }
+            }
+            create(&path).map_err(store_error)?;
+            Ok(path)
+        }
+        Err(e) => Err(store_error(e)),
+    }
+}
+
+/// Whether SQLite found the file damaged or not a database at all.
+fn unreadable(error: &rusqlite::Error) -> bool {
+    matches!(
+        error,
+        rusqlite::Error::SqliteFailure(e, _)
+            if matches!(e.code, rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+    )
+}
+
+/// Opens (creating it if missing) the lookups file at `path` and gives it [`SCHEMA`].
+fn create(path: &Path) -> rusqlite::Result<()> {
+    let mut conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")?;
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version != SCHEMA_VERSION {
         // Derived data: another shape is dropped, not migrated.
         let tables: Vec<String> = tx
             .prepare("SELECT name FROM sqlite_schema WHERE type = 'table'")
-            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
-            .map_err(store_error)?;
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())?;
         for table in tables {
-            tx.execute_batch(&format!("DROP TABLE \"{}\"", table.replace('"', "\"\"")))
-                .map_err(store_error)?;
+            tx.execute_batch(&format!("DROP TABLE \"{}\"", table.replace('"', "\"\"")))?;
         }
-        tx.execute_batch(SCHEMA).map_err(store_error)?;
-        tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
-            .map_err(store_error)?;
+        tx.execute_batch(SCHEMA)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
     }
-    tx.commit().map_err(store_error)?;
-    Ok(path)
+    tx.commit()
 }
 
 /// The indexer's connection: the database as `main` (read), the lookups file attached (written).
@@ -276,4 +302,53 @@ fn pass(conn: &mut Connection, limit: i64) -> Result<u64, StoreError> {
     .map_err(store_error)?;
     tx.commit().map_err(store_error)?;
     Ok(u64::try_from(copied).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mark(lookups: &Path) -> (i64, i64) {
+        let conn = Connection::open(lookups).unwrap();
+        let version = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        let mark = conn
+            .query_row("SELECT indexed_upto FROM audit_index_state", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        (version, mark)
+    }
+
+    #[test]
+    fn an_unreadable_lookups_file_is_made_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("sluse.db");
+        let lookups = path_of(&db);
+        assert_eq!(lookups, dir.path().join("sluse.db-lookups"));
+        std::fs::write(&lookups, vec![0x5a; 8192]).unwrap();
+        assert_eq!(prepare(&db).unwrap(), lookups);
+        assert_eq!(mark(&lookups), (SCHEMA_VERSION, 0));
+    }
+
+    #[test]
+    fn a_lookups_file_of_another_shape_is_dropped_and_made_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("sluse.db");
+        let lookups = path_of(&db);
+        let conn = Connection::open(&lookups).unwrap();
+        conn.execute_batch("CREATE TABLE audit_by_subject (x); PRAGMA user_version = 99;")
+            .unwrap();
+        drop(conn);
+        prepare(&db).unwrap();
+        assert_eq!(mark(&lookups), (SCHEMA_VERSION, 0));
+        // A second start keeps what the first made.
+        Connection::open(&lookups)
+            .unwrap()
+            .execute("UPDATE audit_index_state SET indexed_upto = 7", [])
+            .unwrap();
+        prepare(&db).unwrap();
+        assert_eq!(mark(&lookups), (SCHEMA_VERSION, 7));
+    }
 }
