@@ -190,7 +190,7 @@ impl Store {
     pub async fn close(&self) {
         match self {
             Store::Sqlite(s) => s.close().await,
-            Store::Postgres(s) => s.pool().close().await,
+            Store::Postgres(s) => s.close().await,
         }
     }
 }

@@ -566,3 +566,82 @@ async fn a_database_outage_fails_closed_and_the_gateway_recovers_without_a_resta
         drop_pg_database(&admin, &name).await;
     }
 }
+
+// ------------------------------------------------------------------------------------------------
+// The appender's own connection
+// ------------------------------------------------------------------------------------------------
+
+/// The backends of `database_url`'s database that the appender opened (decision 0027).
+async fn appender_backends(database_url: &str) -> Vec<i32> {
+    let mut conn = sqlx::PgConnection::connect(database_url).await.unwrap();
+    let pids = sqlx::query_scalar(
+        "SELECT pid FROM pg_stat_activity \
+         WHERE datname = current_database() AND application_name = 'sluse-appender'",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    pids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_appender_commits_on_a_connection_of_its_own_and_replaces_it_when_it_dies() {
+    let Some(admin) = postgres_url("the_appender_commits_on_a_connection_of_its_own") else {
+        return;
+    };
+    let app = crate::helpers::spawn_with(Options {
+        backend: Backend::Postgres(admin),
+        ..Options::default()
+    })
+    .await;
+    let school = app.token(SCHOOL.0, SCHOOL.1, SCHOOL.2);
+    let subject = cpr16(41);
+    let notice = |key: &'static str| {
+        app.client
+            .post(app.url("/v1/notices"))
+            .bearer_auth(&school)
+            .header("Idempotency-Key", key)
+            .json(&absence(&subject, 18))
+            .send()
+    };
+
+    assert_eq!(notice("own-connection-1").await.unwrap().status(), 202);
+    let before = appender_backends(&app.database_url).await;
+    assert_eq!(before.len(), 1, "one appender connection: {before:?}");
+
+    // The database ends that backend, as a restart or an administrator would.
+    let mut conn = sqlx::PgConnection::connect(&app.database_url)
+        .await
+        .unwrap();
+    let ended: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+        .bind(before[0])
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    assert!(ended);
+
+    // After a second of quiet the connection is tested before use, found dead and replaced: the
+    // next notice is committed, not refused.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let response = notice("own-connection-2").await.unwrap();
+    let status = response.status();
+    assert_eq!(status, 202, "{}", response.text().await.unwrap());
+    let after = appender_backends(&app.database_url).await;
+    assert_eq!(after.len(), 1, "one appender connection: {after:?}");
+    assert_ne!(after, before, "a new backend");
+
+    let verify: Value = app
+        .get("/v1/audit/verify", Some(&app.token(DPO.0, DPO.1, DPO.2)))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verify["ok"], true, "{verify}");
+    assert_eq!(
+        verify["records"], 4,
+        "two notices, two recipients each: {verify}"
+    );
+    app.stop().await;
+}

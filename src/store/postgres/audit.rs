@@ -105,6 +105,43 @@ async fn insert_records(
     Ok(())
 }
 
+/// `AuditStore::append_entries` on `pool`: the batch in one transaction that holds the chain's
+/// head row locked. Runs on the appender's own thread ([`super::batch_writer`]).
+pub(super) async fn append_entries(
+    pool: &sqlx::PgPool,
+    entries: Vec<Entry>,
+) -> Result<Vec<Appended>, StoreError> {
+    if entries.iter().all(Entry::is_empty) {
+        return Ok(entries
+            .into_iter()
+            .map(|_| Appended::Chained(Vec::new()))
+            .collect());
+    }
+    let mut tx = pool.begin().await?;
+    // INVARIANT: the head row stays locked until commit or rollback, so no other process can
+    // chain after the same head. It is locked before the notices are inserted: a process
+    // waiting on another's uncommitted idempotency key then holds no lock that one needs.
+    let (head_seq, head_hash): (i64, String) =
+        sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE")
+            .fetch_one(&mut *tx)
+            .await?;
+    let inserted =
+        insert_notices(&mut tx, entries.iter().filter_map(|e| e.notice.as_ref())).await?;
+    let batch = Batch::plan(head_seq, &head_hash, entries, &inserted)?;
+    let chained = batch.chained();
+    insert_records(&mut tx, &chained).await?;
+    insert_items(&mut tx, &batch.items).await?;
+    if let Some(last) = chained.last() {
+        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+            .bind(db_seq(last.seq)?)
+            .bind(&last.hash)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(batch.outcomes)
+}
+
 /// [`insert_records`]' statement: one array per column of `INSERT_COLUMNS`, in its order.
 const INSERT_RECORDS: &str = "INSERT INTO audit_log (seq, disclosure_id, at, requester_sub, \
      requester_dept, requester_role, subject_pseudonym, category, purpose, source, recipient, \
@@ -117,35 +154,7 @@ const INSERT_RECORDS: &str = "INSERT INTO audit_log (seq, disclosure_id, at, req
 
 impl AuditStore for PgStore {
     async fn append_entries(&self, entries: Vec<Entry>) -> Result<Vec<Appended>, StoreError> {
-        if entries.iter().all(Entry::is_empty) {
-            return Ok(entries
-                .into_iter()
-                .map(|_| Appended::Chained(Vec::new()))
-                .collect());
-        }
-        let mut tx = self.pool().begin().await?;
-        // INVARIANT: the head row stays locked until commit or rollback, so no other process can
-        // chain after the same head. It is locked before the notices are inserted: a process
-        // waiting on another's uncommitted idempotency key then holds no lock that one needs.
-        let (head_seq, head_hash): (i64, String) =
-            sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE")
-                .fetch_one(&mut *tx)
-                .await?;
-        let inserted =
-            insert_notices(&mut tx, entries.iter().filter_map(|e| e.notice.as_ref())).await?;
-        let batch = Batch::plan(head_seq, &head_hash, entries, &inserted)?;
-        let chained = batch.chained();
-        insert_records(&mut tx, &chained).await?;
-        insert_items(&mut tx, &batch.items).await?;
-        if let Some(last) = chained.last() {
-            sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-                .bind(db_seq(last.seq)?)
-                .bind(&last.hash)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(batch.outcomes)
+        self.writer.append(entries).await
     }
 
     async fn audit_page(&self, after: u64, limit: u32) -> Result<Vec<StoredRecord>, StoreError> {

@@ -11,15 +11,41 @@ mod assignments;
 mod audit;
 pub(super) use audit::select_columns;
 mod audit_query;
+mod batch_writer;
 mod consents;
 mod notices;
 
 use super::{StoreError, SubjectRegistry};
 
-/// A pool of PostgreSQL connections.
+/// How long a pooled connection may sit idle before it is tested again when it is handed out.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
+
+/// The options of the gateway's pools: at most `max_connections`, and a connection handed out
+/// untested unless it sat idle.
+///
+/// sqlx pings every connection it hands out by default: a round trip before each statement's
+/// own. Under load a connection was in use a moment ago; one that sat idle, as through a restart
+/// of the database, is still tested, and a dead one replaced (decision 0027).
+pub(super) fn pool_options(max_connections: u32) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= IDLE_BEFORE_PING {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
+}
+
+/// A pool of PostgreSQL connections, and the audit appender's connection on a thread of its own.
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    writer: batch_writer::PgBatchWriter,
 }
 
 impl PgStore {
@@ -28,12 +54,17 @@ impl PgStore {
         let options = PgConnectOptions::from_str(url)
             .map_err(|_| StoreError::InvalidUrl("not a valid postgres:// URL".to_owned()))?
             .application_name("sluse");
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
+        let pool = pool_options(max_connections)
+            .connect_with(options.clone())
             .await?;
-        Ok(PgStore { pool })
+        let writer = batch_writer::PgBatchWriter::start(options)?;
+        Ok(PgStore { pool, writer })
+    }
+
+    /// Closes the pool and the appender's connection, waiting for connections to be returned.
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.pool.close().await;
     }
 
     /// A subject's assignments and consents (the facts of a decision) in one statement: each
