@@ -1,10 +1,15 @@
 //! The appender benchmark: durable audit records per second with 1, 16 and 64 concurrent writers on
-//! SQLite (`synchronous=FULL`, WAL), through the real appender (group commit). Each writer appends
-//! one record at a time and waits until it is durable, as the disclosure path does. After each run
-//! the chain is counted (0 dropped) and verified.
+//! SQLite (`synchronous=FULL`, WAL) or PostgreSQL, through the real appender (group commit). Each
+//! writer appends one record at a time and waits until it is durable, as the disclosure path does.
+//! After each run the chain is counted (0 dropped) and verified.
 //!
 //!     cargo run --release --example audit_bench -- [--writers 1,16,64] [--records 200000]
 //!         [--max-batch 2048] [--dir /var/tmp]
+//!         [--postgres postgres://postgres@127.0.0.1:5432/test [--replicas 2]]
+//!
+//! With `--postgres` each run has a fresh database on that server (created, then dropped), and
+//! `--replicas N` starts N stores and appenders on it, as N gateway processes have: the writers
+//! are spread over them, and their batches take turns at the chain's head row.
 //!
 //! `--records` is the total for the largest writer count; smaller counts append proportionally
 //! fewer (at least 2,000) so that the single writer, one fsync per record, ends in seconds.
@@ -20,6 +25,7 @@
 use std::{path::PathBuf, sync::Arc, time::Instant};
 
 use clap::Parser;
+use sqlx::Connection;
 
 /// The allocator the `sluse` binary runs with (decision 0024), so that the appender is measured as
 /// it is deployed: with glibc's, malloc and free were about a tenth of this benchmark's CPU.
@@ -65,6 +71,56 @@ struct Args {
     /// Where to put the database files (a disk, not tmpfs, for honest fsyncs).
     #[arg(long, default_value = "/var/tmp")]
     dir: PathBuf,
+    /// A PostgreSQL server (a URL of any database on it, without a query): each run creates a
+    /// database of its own there instead of a SQLite file.
+    #[arg(long)]
+    postgres: Option<String>,
+    /// Appenders on one PostgreSQL database, each with its own store, as gateway replicas have.
+    #[arg(long, default_value_t = 1)]
+    replicas: usize,
+}
+
+/// A fresh database on the server of `admin`, dropped when this is dropped.
+struct PgDatabase {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl PgDatabase {
+    async fn create(admin: &str) -> PgDatabase {
+        let name = format!("sluse_audit_bench_{}", std::process::id());
+        let (server, _) = admin
+            .rsplit_once('/')
+            .expect("a postgres:// URL with a database");
+        let mut conn = sqlx::PgConnection::connect(admin).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name}"
+        )))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        PgDatabase {
+            admin: admin.to_owned(),
+            url: format!("{server}/{name}"),
+            name,
+        }
+    }
+
+    async fn drop_database(self) {
+        let mut conn = sqlx::PgConnection::connect(&self.admin).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        )))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
 }
 
 fn record(i: u64, clock: &dyn Clock) -> AuditRecord {
@@ -159,9 +215,16 @@ async fn run(args: &Args, writers: u64, total: u64) -> Run {
     ))
     .unwrap();
     keys::keygen(&audit_config).unwrap();
+    let pg = match &args.postgres {
+        Some(admin) => Some(PgDatabase::create(admin).await),
+        None => None,
+    };
+    let url = match &pg {
+        Some(db) => db.url.clone(),
+        None => format!("sqlite://{}", dir.path().join("bench.db").display()),
+    };
     let database: DatabaseConfig = toml::from_str(&format!(
-        "url = \"sqlite://{}\"\nmax_connections = {}\n",
-        dir.path().join("bench.db").display(),
+        "url = {url:?}\nmax_connections = {}\n",
         args.connections
     ))
     .unwrap();
@@ -169,26 +232,41 @@ async fn run(args: &Args, writers: u64, total: u64) -> Run {
         .await
         .unwrap();
     store.migrate().await.unwrap();
-    if let Store::Sqlite(s) = &store {
-        for sql in &args.sql {
-            sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+    for sql in &args.sql {
+        match &store {
+            Store::Sqlite(s) => sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
                 .execute(s.pool())
                 .await
-                .unwrap();
+                .map(drop),
+            Store::Postgres(s) => sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .execute(s.pool())
+                .await
+                .map(drop),
         }
+        .unwrap();
+    }
+    // The other replicas' stores: their own pools and appender connections on the same database.
+    let mut stores = vec![store.clone()];
+    for _ in 1..args.replicas {
+        stores.push(Store::connect(&database, OpenMode::Existing).await.unwrap());
     }
     let key = Arc::new(keys::load_signing_key(&audit_config.signing_key).unwrap());
     let public = public_key(&key);
     let clock: SharedClock = Arc::new(SystemClock);
-    let (log, task) = AuditLog::start(
-        store.clone(),
-        key,
-        clock.clone(),
-        AppenderConfig {
-            max_batch: args.max_batch,
-            ..AppenderConfig::from_config(&audit_config)
-        },
-    );
+    let (logs, appenders): (Vec<AuditLog>, Vec<_>) = stores
+        .iter()
+        .map(|store| {
+            AuditLog::start(
+                store.clone(),
+                key.clone(),
+                clock.clone(),
+                AppenderConfig {
+                    max_batch: args.max_batch,
+                    ..AppenderConfig::from_config(&audit_config)
+                },
+            )
+        })
+        .unzip();
     let per_writer = total / writers;
     if let Some(batch) = args.direct_batch {
         let started = Instant::now();
@@ -204,8 +282,7 @@ async fn run(args: &Args, writers: u64, total: u64) -> Run {
             i += batch as u64;
         }
         let seconds = started.elapsed().as_secs_f64();
-        log.shutdown().await;
-        task.await.unwrap();
+        shut_down(logs, appenders).await;
         let durable = store.audit_head().await.unwrap().seq;
         // No indexer ran beside these appends: the catch-up is the indexer's cost alone.
         let caught = Instant::now();
@@ -213,6 +290,7 @@ async fn run(args: &Args, writers: u64, total: u64) -> Run {
             Store::Sqlite(s) => s.index_all().await.unwrap(),
             Store::Postgres(_) => 0,
         };
+        close(stores, pg).await;
         return Run {
             writers: 0,
             records: i,
@@ -231,7 +309,7 @@ async fn run(args: &Args, writers: u64, total: u64) -> Run {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..writers {
-        let log = log.clone();
+        let log = logs[w as usize % logs.len()].clone();
         let clock = clock.clone();
         tasks.push(tokio::spawn(async move {
             for i in 0..per_writer {
@@ -245,8 +323,7 @@ async fn run(args: &Args, writers: u64, total: u64) -> Run {
         t.await.unwrap();
     }
     let seconds = started.elapsed().as_secs_f64();
-    log.shutdown().await;
-    task.await.unwrap();
+    shut_down(logs, appenders).await;
     let durable = store.audit_head().await.unwrap().seq;
     let batches_after = batches_so_far();
     let delta: Vec<f64> = (0..4)
@@ -273,7 +350,7 @@ async fn run(args: &Args, writers: u64, total: u64) -> Run {
     let verification = audit::verify(&store, &[public], None, |_| {})
         .await
         .unwrap();
-    store.close().await;
+    close(stores, pg).await;
     Run {
         writers,
         records: per_writer * writers,
@@ -287,10 +364,32 @@ async fn run(args: &Args, writers: u64, total: u64) -> Run {
     }
 }
 
+async fn shut_down(logs: Vec<AuditLog>, tasks: Vec<tokio::task::JoinHandle<()>>) {
+    for log in logs {
+        log.shutdown().await;
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
+
+async fn close(stores: Vec<Store>, pg: Option<PgDatabase>) {
+    for store in stores {
+        store.close().await;
+    }
+    if let Some(db) = pg {
+        db.drop_database().await;
+    }
+}
+
 #[tokio::main]
 async fn main() {
     sluse::auth::install_crypto_provider();
     let args = Args::parse();
+    assert!(
+        args.replicas >= 1 && (args.replicas == 1 || args.postgres.is_some()),
+        "--replicas: at least 1, and more only with --postgres (one process writes a SQLite file)"
+    );
     let largest = args.writers.iter().copied().max().unwrap_or(1).max(1);
     println!(
         "writers  records    seconds   records/s   durable  dropped  verified  index lag  catch-up s  mean batch  index ms/txn"
