@@ -3,18 +3,25 @@
 
 Applies migrations/sqlite/*.sql to a fresh file (WAL, synchronous=FULL, no autocheckpoint, as the
 gateway opens it), then commits batches of the rows the gateway writes, from Python's sqlite3
-module (C bindings: a few microseconds per row of its own). Prints rows per second and the WAL
-bytes each costs. The figures are a ceiling for the gateway on the same disk, not a target.
+module (C bindings: a few microseconds per row of its own). Prints rows per second, the WAL
+bytes each costs, and the CPU time each costs this process (user and kernel: the writes and the
+fsyncs; Python's own share included). The figures are a ceiling for the gateway on the same disk,
+and a floor for its CPU, not a target.
 
     bench/sqlite-floor.py audit [BATCH]      # audit records in batches of BATCH (64), spread keys
     bench/sqlite-floor.py notices [BATCH]    # whole notices (1 notice, 2 inbox items, 2 records)
                                              # in batches of BATCH (9, what 16 connections make)
 
 Environment: DIR (/var/tmp): where the database file goes (a real disk, for honest fsyncs).
+BY_TABLE=1: also which table or index the WAL's pages belong to, per row (from the WAL's frame
+headers and SQLite's `dbstat`).
 """
 import glob
+import collections
 import os
+import resource
 import sqlite3
+import struct
 import sys
 import tempfile
 import time
@@ -96,15 +103,36 @@ def notices(db, batch, total=20000):
     return total, time.time() - started
 
 
+def wal_by_table(db, path, count):
+    """KiB of WAL per row for each table and index, largest first."""
+    names = dict(db.execute("SELECT pageno, name FROM dbstat"))
+    frames = collections.Counter()
+    with open(path + "-wal", "rb") as wal:
+        page_size = struct.unpack(">I", wal.read(32)[8:12])[0]
+        while len(header := wal.read(24)) == 24:
+            frames[names.get(struct.unpack(">I", header[:4])[0], "?")] += 1
+            wal.seek(page_size, 1)
+    return [(name, n * (page_size + 24) / count / 1024) for name, n in frames.most_common()]
+
+
 def main():
     mode = sys.argv[1] if len(sys.argv) > 1 else "audit"
     batch = int(sys.argv[2]) if len(sys.argv) > 2 else (64 if mode == "audit" else 9)
     with tempfile.TemporaryDirectory(dir=os.environ.get("DIR", "/var/tmp")) as directory:
         db, path = open_db(directory)
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        before = resource.getrusage(resource.RUSAGE_SELF)
         count, seconds = (audit if mode == "audit" else notices)(db, batch)
+        after = resource.getrusage(resource.RUSAGE_SELF)
         wal = os.path.getsize(path + "-wal")
+        user = (after.ru_utime - before.ru_utime) / count * 1e6
+        kernel = (after.ru_stime - before.ru_stime) / count * 1e6
         print(f"{mode}: batches of {batch}: {count / seconds:,.0f} {mode}/s, "
-              f"{wal / count / 1024:.1f} KiB of WAL each")
+              f"{wal / count / 1024:.1f} KiB of WAL each, "
+              f"CPU {user + kernel:.0f} µs each (user {user:.0f}, kernel {kernel:.0f})")
+        if os.environ.get("BY_TABLE") == "1":
+            for name, kib in wal_by_table(db, path, count):
+                print(f"  {name:40} {kib:6.2f} KiB of WAL per {mode[:-1]}")
 
 
 if __name__ == "__main__":
