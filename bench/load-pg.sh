@@ -16,9 +16,15 @@
 #
 # Environment: DURATION (s, default 10), CONNS (total connections, "16 64"), REPLICAS ("1 2"),
 # ENDPOINTS ("notices pulls"), THREADS (total wrk threads, 2), ROUNDS (1), WARMUP (s, 2),
-# GW_PORT (18290), GW2_PORT (18291), PG_ADMIN_URL (postgres://postgres@127.0.0.1:5432/test),
+# GW_PORT (18290), GW2_PORT (18291), GW3_PORT (18292, replica 1 with GW_CPU),
+# PG_ADMIN_URL (postgres://postgres@127.0.0.1:5432/test),
 # PIN_GW / PIN_WRK (CPU lists for `taskset -c`: the replicas / wrk; unset = not pinned; the
-# PostgreSQL server is shared and never pinned), NO_BUILD=1, CARGO_TARGET_DIR, KEEP=1 (keep logs).
+# PostgreSQL server is shared and never pinned), GW_CPU (cores each replica may use, as a pod's
+# `resources.limits.cpu`, e.g. 0.4: a cgroup-v1 CPU quota under /sys/fs/cgroup/cpu, needs root;
+# unset = no limit), NO_BUILD=1, CARGO_TARGET_DIR, KEEP=1 (keep logs).
+#
+# With GW_CPU the replicas, not PostgreSQL, are the bottleneck (issue 6: "two replicas ≥ 1.6× one
+# when the database is not the bottleneck"), which two shared cores cannot otherwise show.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -32,9 +38,11 @@ ROUNDS="${ROUNDS:-1}"
 WARMUP="${WARMUP:-2}"
 GW_PORT="${GW_PORT:-18290}"
 GW2_PORT="${GW2_PORT:-18291}"
+GW3_PORT="${GW3_PORT:-18292}"
 PG_ADMIN_URL="${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/test}"
 PIN_GW="${PIN_GW:-}"
 PIN_WRK="${PIN_WRK:-}"
+GW_CPU="${GW_CPU:-}"
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 
 for tool in wrk jq psql; do
@@ -57,41 +65,69 @@ db="sluse_bench_$$"
 db_url="${PG_ADMIN_URL%/*}/$db"
 work="$(mktemp -d "${TMPDIR:-/var/tmp}/sluse-load-pg.XXXXXX")"
 pids=()
+cgroups=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  for cg in "${cgroups[@]}"; do rmdir "$cg" 2>/dev/null || true; done
   psql "$PG_ADMIN_URL" -qAtc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
   if [[ "${KEEP:-}" == 1 ]]; then echo "kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
-for port in "$GW_PORT" "$GW2_PORT"; do
-  ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "port $port is taken (GW_PORT, GW2_PORT)" >&2; exit 1; }
+for port in "$GW_PORT" "$GW2_PORT" "$GW3_PORT"; do
+  ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "port $port is taken (GW_PORT, GW2_PORT, GW3_PORT)" >&2; exit 1; }
 done
 psql "$PG_ADMIN_URL" -qAtc "CREATE DATABASE $db" >/dev/null
 sql() { psql "$db_url" -qAtc "$1"; }
 
+# limit_cpu PID N → replica N's process in a cgroup of its own with GW_CPU cores (nothing unless set)
+limit_cpu() {
+  [[ -n "$GW_CPU" ]] || return 0
+  local cg="/sys/fs/cgroup/cpu/sluse-bench-$$-$2"
+  mkdir "$cg" 2>/dev/null || { echo "cannot create $cg (GW_CPU needs root and cgroup v1's cpu controller)" >&2; exit 1; }
+  cgroups+=("$cg")
+  awk -v c="$GW_CPU" 'BEGIN { printf "%d\n", c * 100000 }' >"$cg/cpu.cfs_quota_us"
+  echo "$1" >"$cg/cgroup.procs"
+}
+
 # --- the replicas --------------------------------------------------------------------------------
+# `sluse demo` seeds the database and runs the simulated source systems. Without GW_CPU it is
+# replica 1 as well. With GW_CPU both measured replicas are `sluse serve`, each under its limit,
+# and the demo process, unlimited because its sources answer both replicas' pulls, serves no
+# measured request (its CPU then shows under "others").
 "${pin_gw[@]}" "$sluse" demo --data-dir "$work/demo" --port "$GW_PORT" --database-url "$db_url" \
-  >"$work/demo.out" 2>"$work/gateway1.log" &
-gw_pids=($!)
-pids+=("${gw_pids[0]}")
+  >"$work/demo.out" 2>"$work/demo.log" &
+demo_pid=$!
+pids+=("$demo_pid")
 for _ in $(seq 150); do
   grep -q 'Stop with Ctrl-C' "$work/demo.out" 2>/dev/null && break
-  kill -0 "${gw_pids[0]}" 2>/dev/null || { cat "$work/gateway1.log" >&2; exit 1; }
+  kill -0 "$demo_pid" 2>/dev/null || { cat "$work/demo.log" >&2; exit 1; }
   sleep 0.2
 done
 grep -q 'Stop with Ctrl-C' "$work/demo.out" || { echo "the demo did not start" >&2; exit 1; }
-SLUSE_SERVER__LISTEN="127.0.0.1:$GW2_PORT" "${pin_gw[@]}" "$sluse" serve --config "$work/demo/sluse.toml" \
-  >/dev/null 2>"$work/gateway2.log" &
-gw_pids+=($!)
-pids+=("${gw_pids[1]}")
-gws=("http://127.0.0.1:$GW_PORT" "http://127.0.0.1:$GW2_PORT")
-for _ in $(seq 100); do
-  curl -fs "${gws[1]}/readyz" >/dev/null 2>&1 && break
-  kill -0 "${gw_pids[1]}" 2>/dev/null || { cat "$work/gateway2.log" >&2; exit 1; }
-  sleep 0.2
-done
-curl -fs "${gws[1]}/readyz" >/dev/null || { echo "replica 2 did not start" >&2; exit 1; }
+
+gw_pids=() gws=()
+# start_serve N PORT → replica N: `sluse serve` on the demo's config, listening on PORT
+start_serve() {
+  local pid url="http://127.0.0.1:$2"
+  SLUSE_SERVER__LISTEN="127.0.0.1:$2" "${pin_gw[@]}" "$sluse" serve --config "$work/demo/sluse.toml" \
+    >/dev/null 2>"$work/gateway$1.log" &
+  pid=$!
+  pids+=("$pid") gw_pids+=("$pid") gws+=("$url")
+  limit_cpu "$pid" "$1"
+  for _ in $(seq 100); do
+    curl -fs "$url/readyz" >/dev/null 2>&1 && break
+    kill -0 "$pid" 2>/dev/null || { cat "$work/gateway$1.log" >&2; exit 1; }
+    sleep 0.2
+  done
+  curl -fs "$url/readyz" >/dev/null || { echo "replica $1 did not start" >&2; exit 1; }
+}
+if [[ -n "$GW_CPU" ]]; then
+  start_serve 1 "$GW3_PORT"
+else
+  gw_pids=("$demo_pid") gws=("http://127.0.0.1:$GW_PORT")
+fi
+start_serve 2 "$GW2_PORT"
 
 token() { sed -n "s/^export $1='\(.*\)'\$/\1/p" "$work/demo.out"; }
 school_token="$(token TOKEN_NORDSKOLEN_SYSTEM)"
@@ -210,7 +246,7 @@ run() {
 }
 
 echo "load-pg: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); ${DURATION}s per run," \
-  "$THREADS wrk threads in total; PostgreSQL $(sql 'SHOW server_version'), synchronous_commit=$(sql 'SHOW synchronous_commit')" >&2
+  "$THREADS wrk threads in total; ${GW_CPU:-no} CPU limit per replica; PostgreSQL $(sql 'SHOW server_version'), synchronous_commit=$(sql 'SHOW synchronous_commit')" >&2
 : >"$work/results.tsv"
 run_id="$(date +%s)-$$"
 for round in $(seq "$ROUNDS"); do
