@@ -21,7 +21,7 @@ use std::{
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-use super::{batch_writer::store_error, lookups::Lookup};
+use super::{batch_writer::store_error, lookups::Lookup, low_priority::LowPriority};
 use crate::store::StoreError;
 
 /// The lookup tables (as migrations 0007 to 0009 left them in the database file) and the mark.
@@ -157,6 +157,7 @@ fn create(path: &Path) -> rusqlite::Result<()> {
 #[derive(Clone)]
 pub(super) struct LookupWriter {
     conn: Arc<Mutex<Connection>>,
+    thread: LowPriority,
 }
 
 impl std::fmt::Debug for LookupWriter {
@@ -191,22 +192,26 @@ impl LookupWriter {
         .map_err(store_error)?;
         let mut conn = conn;
         reconcile(&mut conn)?;
+        let thread = LowPriority::start("sluse-lookups")
+            .map_err(|_| StoreError::Unavailable("the lookup indexer did not start".to_owned()))?;
         Ok(LookupWriter {
             conn: Arc::new(Mutex::new(conn)),
+            thread,
         })
     }
 
-    /// One indexer pass over up to `limit` records past the mark, on a blocking thread; returns
-    /// how many it covered.
+    /// One indexer pass over up to `limit` records past the mark, on the indexer's low-priority
+    /// thread (decision 0028); returns how many it covered.
     pub(super) async fn pass(&self, limit: i64) -> Result<u64, StoreError> {
         let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-            reconcile(&mut conn)?;
-            pass(&mut conn, limit)
-        })
-        .await
-        .map_err(|_| StoreError::Unavailable("the lookup indexer failed".to_owned()))?
+        self.thread
+            .run(move || {
+                let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+                reconcile(&mut conn)?;
+                pass(&mut conn, limit)
+            })
+            .await
+            .map_err(|_| StoreError::Unavailable("the lookup indexer failed".to_owned()))?
     }
 }
 

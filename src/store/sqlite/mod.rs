@@ -32,6 +32,7 @@ mod batch_writer;
 mod consents;
 mod lookup_writer;
 mod lookups;
+mod low_priority;
 pub(super) use lookups::{INDEX_BATCH, Lookup, equals, push_lookup, within};
 mod notices;
 mod registry_cache;
