@@ -52,8 +52,19 @@ impl PgBatchWriter {
                     while let Some(job) = queue.recv().await {
                         match job {
                             Job::Append(entries, reply) => {
-                                let _ =
-                                    reply.send(super::audit::append_entries(&pool, entries).await);
+                                // As a task, so that a panic fails this batch, not the thread and
+                                // with it every later one.
+                                let pool = pool.clone();
+                                let appended = tokio::spawn(async move {
+                                    super::audit::append_entries(&pool, entries).await
+                                })
+                                .await
+                                .unwrap_or_else(|_| {
+                                    Err(StoreError::Unavailable(
+                                        "the audit append failed".to_owned(),
+                                    ))
+                                });
+                                let _ = reply.send(appended);
                             }
                             Job::Close(done) => {
                                 pool.close().await;
