@@ -12,7 +12,10 @@ use serde_json::Value;
 use crate::{
     api::{ApiError, ApiJson, Problem},
     app::AppState,
-    audit::{AuditDecision, AuditReason, AuditRecord, Outcome, Requester, payload_digest},
+    audit::{
+        Appended, AuditDecision, AuditReason, AuditRecord, Entry, Outcome, Requester,
+        payload_digest,
+    },
     auth::Principal,
     cpr::Cpr,
     facts,
@@ -76,6 +79,9 @@ pub fn check_known(
     Ok(())
 }
 
+/// How many times one request is decided before it gives up on facts that keep changing under it.
+pub const ATTEMPTS: usize = 3;
+
 /// Handles `POST /v1/requests`.
 pub async fn request(
     State(state): State<AppState>,
@@ -83,8 +89,24 @@ pub async fn request(
     ApiJson(body): ApiJson<PullRequest>,
 ) -> Result<Json<Disclosure>, ApiError> {
     check_known(&state, &body.category, &body.purpose, Some(&body.source))?;
+    for _ in 0..ATTEMPTS {
+        if let Some(disclosure) = attempt(&state, &principal, &body).await? {
+            return Ok(Json(disclosure));
+        }
+    }
+    Err(changing_facts())
+}
+
+/// One decision of a request, carried through. `None`: a registry write changed the facts after
+/// the decision and before its record was durable; nothing was released, and it is decided again.
+async fn attempt(
+    state: &AppState,
+    principal: &Principal,
+    body: &PullRequest,
+) -> Result<Option<Disclosure>, ApiError> {
     let today = state.clock().today();
-    let facts = facts::gather(state.store(), state.pseudonym_key(), &body.subject, today).await?;
+    let gathered =
+        facts::gather(state.store(), state.pseudonym_key(), &body.subject, today).await?;
     let request = policy::Request {
         requester: principal.clone(),
         category: body.category.clone(),
@@ -94,13 +116,15 @@ pub async fn request(
         mode: Mode::Pull,
         payload: None,
     };
-    let decision = policy::decide(&state.bundle(), &request, &facts, today);
-    let mut record = base_record(&state, &principal, &body, &decision);
+    let decision = policy::decide(&state.bundle(), &request, &gathered.facts, today);
+    let mut record = base_record(state, principal, body, &decision);
 
     let (basis, plan) = match decision {
         Decision::Deny { reasons, .. } => {
             record.reasons = reasons.iter().map(AuditReason::from).collect();
-            let id = append(&state, record).await?;
+            let Some(id) = append_decided(state, record, gathered.version).await? else {
+                return Ok(None);
+            };
             return Err(denied(&id, &reasons));
         }
         Decision::Permit { basis, plan, .. } => (basis, plan),
@@ -129,7 +153,9 @@ pub async fn request(
                     message: error.to_string(),
                 }];
             }
-            let id = append(&state, record).await?;
+            let Some(id) = append_decided(state, record, gathered.version).await? else {
+                return Ok(None);
+            };
             return Err(source_failed(&id, status, &error));
         }
     };
@@ -142,17 +168,28 @@ pub async fn request(
     record.fields_redacted = redacted.withheld.clone();
     record.payload_digest = Some(payload_digest(&body_bytes));
     // Durable before anything is released.
-    let id = append(&state, record).await?;
-    Ok(Json(Disclosure {
+    let Some(id) = append_decided(state, record, gathered.version).await? else {
+        return Ok(None);
+    };
+    Ok(Some(Disclosure {
         disclosure_id: id,
         decision: "permit",
         basis,
-        category: body.category,
+        category: body.category.clone(),
         data: redacted.data,
         // The plan's withheld fields, not the record's: listing what the record held would tell
         // the caller that, say, a diagnosis exists. The audit record keeps the exact list.
         redacted: withheld_paths(&plan),
     }))
+}
+
+/// The 503 of a request decided [`ATTEMPTS`] times, each time overtaken by a registry write.
+pub fn changing_facts() -> ApiError {
+    ApiError::Unavailable(
+        "the subject's consents or assignments changed while the request was decided, \
+         each time it was tried; nothing was released"
+            .to_owned(),
+    )
 }
 
 /// The record of a pull decision before its outcome is known.
@@ -190,15 +227,35 @@ fn base_record(
     }
 }
 
-/// Appends one record and waits until it is durable; an outage releases nothing (503).
-pub async fn append(state: &AppState, record: AuditRecord) -> Result<String, ApiError> {
+/// Appends the record of a decision made on facts of registry version `facts_version` and waits
+/// until it is durable; `None` when the facts changed first (nothing written). An outage
+/// releases nothing (503).
+async fn append_decided(
+    state: &AppState,
+    record: AuditRecord,
+    facts_version: u64,
+) -> Result<Option<String>, ApiError> {
     let id = record.disclosure_id.to_string();
+    let entry = Entry {
+        facts_version: Some(facts_version),
+        ..Entry::records(vec![record])
+    };
+    match append_entry(state, entry).await? {
+        Appended::Chained(_) => Ok(Some(id)),
+        Appended::Stale => Ok(None),
+        Appended::KeyTaken => Err(ApiError::Unavailable(
+            "the appender skipped a record; nothing was released".to_owned(),
+        )),
+    }
+}
+
+/// Appends an entry and waits until it is durable or skipped; an outage releases nothing (503).
+pub async fn append_entry(state: &AppState, entry: Entry) -> Result<Appended, ApiError> {
     state
         .audit()
-        .append(record)
+        .append_entry(entry)
         .await
-        .map_err(|e| ApiError::Unavailable(format!("{e}; nothing was released")))?;
-    Ok(id)
+        .map_err(|e| ApiError::Unavailable(format!("{e}; nothing was released")))
 }
 
 /// The 403 problem of a denial: every reason, and the id of its audit record.

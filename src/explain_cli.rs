@@ -51,7 +51,8 @@ pub async fn run(config: &Config, request_file: &Path) -> Result<String, String>
     let today = request.date.unwrap_or_else(|| SystemClock.today());
     let facts = facts::gather(&store, &key, &request.subject, today)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?
+        .facts;
     store.close().await;
     let recipient = request
         .recipient

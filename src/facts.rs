@@ -12,16 +12,26 @@ use crate::{
     store::{Store, StoreError},
 };
 
+/// The facts of a decision, and the registry version they were read at.
+#[derive(Debug)]
+pub struct Gathered {
+    /// What `decide` takes.
+    pub facts: Facts,
+    /// What the decision's audit entry carries ([`crate::audit::Entry::facts_version`]), so that
+    /// it is made durable only while the facts still hold.
+    pub version: u64,
+}
+
 /// The facts about `subject` on `today`.
 pub async fn gather(
     store: &Store,
     key: &PseudonymKey,
     subject: &Cpr,
     today: Date,
-) -> Result<Facts, StoreError> {
+) -> Result<Gathered, StoreError> {
     let pseudonym = subject.pseudonym(key);
     let registry = store.registry_of(&pseudonym).await?;
-    Ok(Facts {
+    let facts = Facts {
         subject_age: subject.age_on(today),
         subject_birth_date: subject.birth_date(),
         assignments: registry
@@ -34,6 +44,10 @@ pub async fn gather(
             })
             .collect(),
         consents: registry.consents.iter().map(consent_fact).collect(),
+    };
+    Ok(Gathered {
+        facts,
+        version: registry.version,
     })
 }
 

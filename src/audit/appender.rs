@@ -125,8 +125,8 @@ impl AuditLog {
         }
         match self.append_entry(Entry::records(records)).await? {
             Appended::Chained(chained) => Ok(chained),
-            Appended::KeyTaken => Err(AuditError::Unavailable(
-                "an entry without a notice was refused as a duplicate".to_owned(),
+            Appended::KeyTaken | Appended::Stale => Err(AuditError::Unavailable(
+                "an entry of records alone was skipped".to_owned(),
             )),
         }
     }

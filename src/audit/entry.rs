@@ -20,6 +20,10 @@ pub struct Entry {
     /// Inbox items delivered with the records. An item for a `(notice_id, recipient)` that is
     /// already delivered is left as it is (a repeated delivery is not a second one).
     pub items: Vec<InboxItem>,
+    /// The registry version of the facts its decisions were made on, if they were made on any.
+    /// When the registry is at another version by the time the batch holds the chain's lock,
+    /// nothing of this entry is written and it comes back as [`Appended::Stale`] (decision 0029).
+    pub facts_version: Option<u64>,
 }
 
 impl Entry {
@@ -40,6 +44,13 @@ impl Entry {
     pub fn is_empty(&self) -> bool {
         self.records.is_empty() && self.notice.is_none() && self.items.is_empty()
     }
+
+    /// Whether its decisions were made on facts older or newer than the registry at
+    /// `registry_version`.
+    pub fn is_stale_at(&self, registry_version: u64) -> bool {
+        self.facts_version
+            .is_some_and(|version| version != registry_version)
+    }
 }
 
 /// What became of an entry in a committed batch.
@@ -49,22 +60,26 @@ pub enum Appended {
     Chained(Vec<ChainedRecord>),
     /// Its notice's idempotency key was taken; nothing of it was written.
     KeyTaken,
+    /// Its decisions were made on facts that a registry write (a consent withdrawn, an assignment
+    /// ended, …) has changed since; nothing of it was written. The caller decides again on the
+    /// facts as they are now.
+    Stale,
 }
 
-/// Chains the records of `entries` after `(head_seq, head_hash)` in order, skipping (as
-/// [`Appended::KeyTaken`]) the entries for which `skipped` holds.
+/// Chains the records of `entries` after `(head_seq, head_hash)` in order, skipping the entries
+/// for which `skipped` gives an outcome ([`Appended::KeyTaken`] or [`Appended::Stale`]).
 pub(crate) fn chain_entries(
     head_seq: u64,
     head_hash: [u8; 32],
     entries: Vec<Entry>,
-    skipped: impl Fn(usize) -> bool,
+    skipped: impl Fn(usize) -> Option<Appended>,
 ) -> Vec<Appended> {
     let mut seq = head_seq;
     let mut prev = head_hash;
     let mut outcomes = Vec::with_capacity(entries.len());
     for (i, entry) in entries.into_iter().enumerate() {
-        if skipped(i) {
-            outcomes.push(Appended::KeyTaken);
+        if let Some(outcome) = skipped(i) {
+            outcomes.push(outcome);
             continue;
         }
         let mut mine = Vec::with_capacity(entry.records.len());
@@ -83,6 +98,6 @@ pub(crate) fn chain_entries(
 pub(crate) fn chained_records(outcomes: &[Appended]) -> impl Iterator<Item = &ChainedRecord> {
     outcomes.iter().flat_map(|o| match o {
         Appended::Chained(records) => records.as_slice(),
-        Appended::KeyTaken => &[],
+        Appended::KeyTaken | Appended::Stale => &[],
     })
 }

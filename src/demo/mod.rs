@@ -306,7 +306,8 @@ async fn explained_example(
     let cpr = Cpr::parse(&emma.cpr).map_err(|e| e.to_string())?;
     let facts = facts::gather(store, key, &cpr, today)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?
+        .facts;
     let request = policy::Request {
         requester: Principal {
             sub: cases::CONTACT_PERSON.to_owned(),

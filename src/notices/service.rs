@@ -55,7 +55,8 @@ pub struct Answer {
 /// Optimistic: the notice is decided first and its key taken in the appender's transaction, with
 /// its audit records and inbox items. A key found taken there means a retry (or its concurrent
 /// twin, which has then committed): nothing of this attempt is written and the stored answer is
-/// replayed.
+/// replayed. Facts changed by a registry write before that transaction (a consent withdrawn, say)
+/// also leave nothing written: the notice is decided again on the facts as they are now.
 pub async fn submit(
     state: &AppState,
     sender: &Principal,
@@ -74,33 +75,33 @@ pub async fn submit(
     };
     let category = category.id.clone();
     let notice_id = uuid::Uuid::now_v7().to_string();
-    let (answer, mut entry) = decide(state, sender, &notice, &notice_id, &category).await?;
-    let response = serde_json::to_value(&answer)
-        .map_err(|_| ApiError::Unavailable("the answer could not be encoded".to_owned()))?;
-    entry.notice = Some(NoticeRecord {
-        id: notice_id,
-        sender_dept: sender.dept.clone(),
-        sender_sub: sender.sub.clone(),
-        idempotency_key: notice.key.clone(),
-        body_digest: notice.digest.clone(),
-        kind: notice.kind.clone(),
-        subject_pseudonym: notice
-            .subject
-            .pseudonym(state.pseudonym_key())
-            .as_str()
-            .to_owned(),
-        response: Some(response),
-        created_at: state.clock().now(),
-    });
-    let appended = state
-        .audit()
-        .append_entry(entry)
-        .await
-        .map_err(|e| ApiError::Unavailable(format!("{e}; nothing was released")))?;
-    match appended {
-        Appended::Chained(_) => Ok(answer),
-        Appended::KeyTaken => replay(state, sender, &notice).await,
+    for _ in 0..exchange::ATTEMPTS {
+        let (answer, mut entry) = decide(state, sender, &notice, &notice_id, &category).await?;
+        let response = serde_json::to_value(&answer)
+            .map_err(|_| ApiError::Unavailable("the answer could not be encoded".to_owned()))?;
+        entry.notice = Some(NoticeRecord {
+            id: notice_id.clone(),
+            sender_dept: sender.dept.clone(),
+            sender_sub: sender.sub.clone(),
+            idempotency_key: notice.key.clone(),
+            body_digest: notice.digest.clone(),
+            kind: notice.kind.clone(),
+            subject_pseudonym: notice
+                .subject
+                .pseudonym(state.pseudonym_key())
+                .as_str()
+                .to_owned(),
+            response: Some(response),
+            created_at: state.clock().now(),
+        });
+        match exchange::append_entry(state, entry).await? {
+            Appended::Chained(_) => return Ok(answer),
+            Appended::KeyTaken => return replay(state, sender, &notice).await,
+            // A registry write overtook the decisions; nothing was written: decide again.
+            Appended::Stale => {}
+        }
     }
+    Err(exchange::changing_facts())
 }
 
 /// Decides every recipient of the notice: the answer, and the entry (audit records and inbox
@@ -117,7 +118,8 @@ async fn decide(
     let notice_id = notice_id.to_owned();
 
     let today = state.clock().today();
-    let facts = facts::gather(state.store(), state.pseudonym_key(), &notice.subject, today).await?;
+    let gathered =
+        facts::gather(state.store(), state.pseudonym_key(), &notice.subject, today).await?;
     let sender_kind = bundle.department(&sender.dept).map(|d| d.kind);
     let routes: Vec<(String, policy::Flow)> = sender_kind
         .map(|kind| {
@@ -187,7 +189,7 @@ async fn decide(
             mode: Mode::Notice,
             payload: Some(notice.data.clone()),
         };
-        let decision = policy::decide(&bundle, &request, &facts, today);
+        let decision = policy::decide(&bundle, &request, &gathered.facts, today);
         let mut record = base(Some(recipient.clone()), flow.purpose.clone());
         match decision {
             Decision::Permit { basis, plan, .. } => {
@@ -247,6 +249,7 @@ async fn decide(
         records,
         notice: None,
         items,
+        facts_version: Some(gathered.version),
     };
     Ok((answer, entry))
 }

@@ -143,6 +143,8 @@ pub async fn notify_past_recipients(
             records,
             notice: None,
             items,
+            // The notifications follow from the withdrawal itself, not from facts that may change.
+            facts_version: None,
         })
         .await
         .map_err(|e| ApiError::Unavailable(format!("{e}; nothing was delivered")))?;

@@ -10,7 +10,7 @@ use crate::{
     },
     auth::Role,
     cpr::Pseudonym,
-    notices::InboxItem,
+    notices::{InboxItem, NoticeRecord},
     policy::{Basis, BasisKind},
 };
 
@@ -165,26 +165,37 @@ pub(super) struct Batch {
 }
 
 impl Batch {
-    /// Skips the entries whose notice is not among the `inserted` ids (its key was taken) and
-    /// chains the others after the head row `(head_seq, head_hash)`.
+    /// Skips the entries decided on facts of another version than `registry_version` (stale)
+    /// and those whose notice is not among the `inserted` ids (its key was taken), and chains the
+    /// others after the head row `(head_seq, head_hash)`. The caller inserted only the notices of
+    /// [`fresh_notices`].
     pub(super) fn plan(
         head_seq: i64,
         head_hash: &str,
+        registry_version: u64,
         mut entries: Vec<Entry>,
         inserted: &[String],
     ) -> Result<Batch, StoreError> {
         let (seq, hash) = head_position(head_seq, head_hash)?;
-        let taken: Vec<bool> = entries
+        let skipped: Vec<Option<Appended>> = entries
             .iter()
-            .map(|e| e.notice.as_ref().is_some_and(|n| !inserted.contains(&n.id)))
+            .map(|e| {
+                if e.is_stale_at(registry_version) {
+                    Some(Appended::Stale)
+                } else if e.notice.as_ref().is_some_and(|n| !inserted.contains(&n.id)) {
+                    Some(Appended::KeyTaken)
+                } else {
+                    None
+                }
+            })
             .collect();
         let items = entries
             .iter_mut()
-            .zip(&taken)
-            .filter(|(_, taken)| !**taken)
+            .zip(&skipped)
+            .filter(|(_, skipped)| skipped.is_none())
             .flat_map(|(e, _)| std::mem::take(&mut e.items))
             .collect();
-        let outcomes = chain_entries(seq, hash, entries, |i| taken[i]);
+        let outcomes = chain_entries(seq, hash, entries, |i| skipped[i].clone());
         Ok(Batch { outcomes, items })
     }
 
@@ -192,6 +203,22 @@ impl Batch {
     pub(super) fn chained(&self) -> Vec<&ChainedRecord> {
         chained_records(&self.outcomes).collect()
     }
+}
+
+/// What a backend's batch transaction gives back: each entry's outcome, and the registry version
+/// it checked the entries against, which the store's cache of facts then knows of.
+pub(super) type BatchOutcome = (Vec<Appended>, u64);
+
+/// The notices of the entries that are not stale at `registry_version`: the ones a batch tries
+/// to insert.
+pub(super) fn fresh_notices(
+    entries: &[Entry],
+    registry_version: u64,
+) -> impl Iterator<Item = &NoticeRecord> {
+    entries
+        .iter()
+        .filter(move |e| !e.is_stale_at(registry_version))
+        .filter_map(|e| e.notice.as_ref())
 }
 
 /// The database form of a seq.

@@ -10,6 +10,7 @@ mod audit_query;
 mod consents;
 mod notices;
 mod postgres;
+mod registry_cache;
 mod reviews;
 mod sqlite;
 
@@ -33,6 +34,15 @@ pub struct SubjectRegistry {
     pub assignments: Vec<crate::registry::Assignment>,
     /// Every consent, oldest first.
     pub consents: Vec<crate::consent::Consent>,
+    /// The registry's version when these were read (read no later than they were): a decision
+    /// made on them is durable only while the registry is still at this version (decision 0029).
+    pub version: u64,
+}
+
+/// The database form of the registry's version, checked.
+fn registry_version(version: i64) -> Result<u64, StoreError> {
+    u64::try_from(version)
+        .map_err(|_| StoreError::Corrupt("the registry version is negative".to_owned()))
 }
 
 /// A storage failure. Messages name the operation, never the data.

@@ -285,6 +285,7 @@ fn notice_entry(key: &str, i: usize) -> Entry {
             response: Some(serde_json::json!({"status": 202, "body": {"i": i}})),
             created_at: at,
         }),
+        facts_version: None,
     }
 }
 
@@ -781,6 +782,79 @@ async fn lookups_find_a_subjects_records_in_every_epoch() {
     }
 }
 
+/// Another process (a replica, or the CLI) writes to the registry: this process's cached facts
+/// are behind, and the batch that would make a decision on them durable refuses it (decision 0029).
+#[tokio::test]
+async fn an_entry_decided_on_facts_a_registry_write_has_changed_writes_nothing() {
+    for backend in Backend::all() {
+        let fx = Fixture::new(backend.clone()).await;
+        let subject = Pseudonym::from_stored(format!("ps_{:064x}", 7));
+        let before = fx.store.registry_of(&subject).await.unwrap().version;
+        fx.tamper(&["UPDATE audit_head SET registry_version = registry_version + 1 WHERE id = 1"])
+            .await;
+        let cached = fx.store.registry_of(&subject).await.unwrap();
+        assert_eq!(cached.version, before, "{backend:?}: not heard of yet");
+
+        let outcomes = fx
+            .store
+            .append_entries(vec![
+                Entry {
+                    facts_version: Some(before),
+                    ..notice_entry("k1", 1)
+                },
+                Entry {
+                    facts_version: Some(before + 1),
+                    ..Entry::records(vec![record(2)])
+                },
+                Entry::records(vec![record(3)]),
+            ])
+            .await
+            .unwrap();
+        assert_eq!(outcomes[0], Appended::Stale, "{backend:?}");
+        assert!(
+            matches!(&outcomes[1], Appended::Chained(c) if c[0].seq == 1),
+            "{backend:?}: {outcomes:?}"
+        );
+        assert!(
+            matches!(&outcomes[2], Appended::Chained(c) if c[0].seq == 2),
+            "{backend:?}: {outcomes:?}"
+        );
+        // Nothing of the stale entry: its key is free and no item was delivered.
+        assert!(
+            fx.store
+                .notice_by_key("nordskolen", "k1")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            fx.store
+                .inbox("youth-unit", None, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // The batch told this process's cache: the facts are read afresh.
+        let fresh = fx.store.registry_of(&subject).await.unwrap();
+        assert_eq!(fresh.version, before + 1, "{backend:?}");
+
+        // Decided again on the facts as they are, the notice commits.
+        let again = fx
+            .store
+            .append_entries(vec![Entry {
+                facts_version: Some(fresh.version),
+                ..notice_entry("k1", 4)
+            }])
+            .await
+            .unwrap();
+        assert!(
+            matches!(&again[0], Appended::Chained(c) if c[0].seq == 3),
+            "{backend:?}: {again:?}"
+        );
+        assert!(fx.verify(None).await.ok, "{backend:?}");
+    }
+}
+
 #[tokio::test]
 async fn an_entry_whose_idempotency_key_is_taken_writes_nothing_and_the_rest_of_its_batch_commits()
 {
@@ -801,6 +875,7 @@ async fn an_entry_whose_idempotency_key_is_taken_writes_nothing_and_the_rest_of_
             .map(|o| match o {
                 Appended::Chained(c) => Some(c.iter().map(|c| c.seq).collect()),
                 Appended::KeyTaken => None,
+                Appended::Stale => unreachable!("no entry carries facts"),
             })
             .collect();
         assert_eq!(

@@ -860,6 +860,59 @@ async fn a_consent_withdrawn_between_two_requests_refuses_the_second_with_consen
     }
 }
 
+/// A consent withdrawn while a permitted request waits for its source. The permit was decided on
+/// the consent, but its record would be durable only after the withdrawal was answered, and the
+/// withdrawal's search for past recipients would have missed it. The batch finds the facts
+/// changed (decision 0029): nothing of the first decision is written, the request is decided again
+/// on the withdrawn consent, and nothing from the source is released.
+#[tokio::test]
+async fn a_consent_withdrawn_while_the_source_answers_releases_nothing() {
+    for backend in Backend::all() {
+        let world = World::start(backend).await;
+        let (emma, consent) = consenting(&world, 16, 4125, &["social.measures"], false).await;
+        world
+            .source
+            .insert(&emma, "social.measures", measures_record());
+        world
+            .source
+            .behave(Behaviour::Sleep(Duration::from_millis(700)));
+
+        let pull = world.pull(CONTACT, &emma, "social.measures", "social-services");
+        let withdraw = async {
+            // Once the permit is decided and the source is asked.
+            while world.source.calls() == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            world
+                .expect(
+                    &format!("/v1/consents/{consent}/withdraw"),
+                    CASEWORKER,
+                    &json!({"reason": "the family asked"}),
+                    200,
+                )
+                .await
+        };
+        let (pulled, _) = tokio::join!(pull, withdraw);
+        let body = problem(pulled, 403).await;
+        assert!(
+            codes(&body["reasons"]).contains(&"consent_withdrawn".to_owned()),
+            "[{}] {body}",
+            world.backend
+        );
+        assert!(body.get("data").is_none(), "{body}");
+        assert_eq!(world.source.calls(), 1, "decided again, not asked again");
+        // One decision on the record: the refusal. The permit never became durable.
+        let rows = world.audit_rows().await;
+        assert_eq!(rows.len(), 1, "[{}] {rows:?}", world.backend);
+        assert_eq!(rows[0].outcome, "denied");
+        assert_eq!(
+            rows[0].disclosure_id,
+            body["disclosure_id"].as_str().unwrap()
+        );
+        assert_eq!(world.verify().await["ok"], true);
+    }
+}
+
 /// Each registry write is in force for the very next decision about the subject, although the
 /// decision before it read (and, on SQLite, cached) the subject's rows.
 #[tokio::test]

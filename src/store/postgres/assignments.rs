@@ -17,6 +17,8 @@ pub(super) const COLUMNS: &str = "id::text AS id, subject_pseudonym, contact_per
 
 impl AssignmentStore for PgStore {
     async fn insert_assignment(&self, a: &Assignment) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let version = PgStore::bump_registry_version(&mut tx).await?;
         sqlx::query(
             "INSERT INTO assignments (id, subject_pseudonym, contact_person, department, start_date, \
              status, end_reason, ended_at, created_by, created_at) \
@@ -32,8 +34,10 @@ impl AssignmentStore for PgStore {
         .bind(a.ended_at.map(instant_text))
         .bind(&a.created_by)
         .bind(instant_text(a.created_at))
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
+        self.registry_written(version);
         Ok(())
     }
 
@@ -46,6 +50,8 @@ impl AssignmentStore for PgStore {
         if uuid::Uuid::parse_str(id).is_err() {
             return Ok(None);
         }
+        let mut tx = self.pool().begin().await?;
+        let version = PgStore::bump_registry_version(&mut tx).await?;
         let row: Option<AssignmentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "UPDATE assignments SET status = 'ended', end_reason = $1, ended_at = $2::timestamptz \
              WHERE id = $3::uuid AND status = 'active' RETURNING {COLUMNS}"
@@ -53,8 +59,10 @@ impl AssignmentStore for PgStore {
         .bind(reason.as_str())
         .bind(instant_text(at))
         .bind(id)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *tx)
         .await?;
+        tx.commit().await?;
+        self.registry_written(version);
         row.map(Assignment::try_from).transpose()
     }
 

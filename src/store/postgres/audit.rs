@@ -13,7 +13,11 @@ use crate::{
     },
     store::{
         StoreError,
-        audit::{AuditRow, Batch, CheckpointRow, basis_columns, db_seq, json_list},
+        audit::{
+            AuditRow, Batch, BatchOutcome, CheckpointRow, basis_columns, db_seq, fresh_notices,
+            json_list,
+        },
+        registry_version,
     },
 };
 
@@ -110,24 +114,28 @@ async fn insert_records(
 pub(super) async fn append_entries(
     pool: &sqlx::PgPool,
     entries: Vec<Entry>,
-) -> Result<Vec<Appended>, StoreError> {
+) -> Result<BatchOutcome, StoreError> {
     if entries.iter().all(Entry::is_empty) {
-        return Ok(entries
+        let outcomes = entries
             .into_iter()
             .map(|_| Appended::Chained(Vec::new()))
-            .collect());
+            .collect();
+        return Ok((outcomes, 0));
     }
     let mut tx = pool.begin().await?;
     // INVARIANT: the head row stays locked until commit or rollback, so no other process can
-    // chain after the same head. It is locked before the notices are inserted: a process
-    // waiting on another's uncommitted idempotency key then holds no lock that one needs.
-    let (head_seq, head_hash): (i64, String) =
-        sqlx::query_as("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE")
-            .fetch_one(&mut *tx)
-            .await?;
-    let inserted =
-        insert_notices(&mut tx, entries.iter().filter_map(|e| e.notice.as_ref())).await?;
-    let batch = Batch::plan(head_seq, &head_hash, entries, &inserted)?;
+    // chain after the same head, nor write to the registry (which updates the row's version):
+    // the version read here holds until the commit. The row is locked before the notices are
+    // inserted: a process waiting on another's uncommitted idempotency key then holds no lock
+    // that one needs.
+    let (head_seq, head_hash, version): (i64, String, i64) = sqlx::query_as(
+        "SELECT seq, hash, registry_version FROM audit_head WHERE id = 1 FOR UPDATE",
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    let version = registry_version(version)?;
+    let inserted = insert_notices(&mut tx, fresh_notices(&entries, version)).await?;
+    let batch = Batch::plan(head_seq, &head_hash, version, entries, &inserted)?;
     let chained = batch.chained();
     insert_records(&mut tx, &chained).await?;
     insert_items(&mut tx, &batch.items).await?;
@@ -139,7 +147,7 @@ pub(super) async fn append_entries(
             .await?;
     }
     tx.commit().await?;
-    Ok(batch.outcomes)
+    Ok((batch.outcomes, version))
 }
 
 /// [`insert_records`]' statement: one array per column of `INSERT_COLUMNS`, in its order.
@@ -154,7 +162,9 @@ const INSERT_RECORDS: &str = "INSERT INTO audit_log (seq, disclosure_id, at, req
 
 impl AuditStore for PgStore {
     async fn append_entries(&self, entries: Vec<Entry>) -> Result<Vec<Appended>, StoreError> {
-        self.writer.append(entries).await
+        let (outcomes, version) = self.writer.append(entries).await?;
+        self.registry_written(version);
+        Ok(outcomes)
     }
 
     async fn audit_page(&self, after: u64, limit: u32) -> Result<Vec<StoredRecord>, StoreError> {

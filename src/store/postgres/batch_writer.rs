@@ -14,11 +14,11 @@ use sqlx::postgres::PgConnectOptions;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{
-    audit::entry::{Appended, Entry},
-    store::StoreError,
+    audit::entry::Entry,
+    store::{StoreError, audit::BatchOutcome},
 };
 
-type Answer = Result<Vec<Appended>, StoreError>;
+type Answer = Result<BatchOutcome, StoreError>;
 
 enum Job {
     Append(Vec<Entry>, oneshot::Sender<Answer>),

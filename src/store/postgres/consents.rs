@@ -23,6 +23,7 @@ pub(super) const COLUMNS: &str = "id::text AS id, subject_pseudonym, givers::tex
 impl ConsentStore for PgStore {
     async fn insert_consent(&self, c: &Consent) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
+        let version = PgStore::bump_registry_version(&mut tx).await?;
         sqlx::query(
             "INSERT INTO consents (id, subject_pseudonym, givers, categories, recipients, purposes, \
              special_categories, valid_from, valid_until, evidence, policy_version, recorded_by, \
@@ -55,6 +56,7 @@ impl ConsentStore for PgStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.registry_written(version);
         Ok(())
     }
 
@@ -67,6 +69,7 @@ impl ConsentStore for PgStore {
             return Ok(None);
         }
         let mut tx = self.pool().begin().await?;
+        let version = PgStore::bump_registry_version(&mut tx).await?;
         let updated = sqlx::query(
             "UPDATE consents SET withdrawn_at = $1::timestamptz, withdrawn_by = $2, withdraw_reason = $3 \
              WHERE id = $4::uuid AND withdrawn_at IS NULL",
@@ -97,6 +100,7 @@ impl ConsentStore for PgStore {
         .fetch_optional(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.registry_written(version);
         row.map(Consent::try_from).transpose()
     }
 

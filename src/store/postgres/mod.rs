@@ -46,6 +46,7 @@ pub(super) fn pool_options(max_connections: u32) -> PgPoolOptions {
 pub struct PgStore {
     pool: PgPool,
     writer: batch_writer::PgBatchWriter,
+    registry: std::sync::Arc<crate::store::registry_cache::RegistryCache>,
 }
 
 impl PgStore {
@@ -58,7 +59,11 @@ impl PgStore {
             .connect_with(options.clone())
             .await?;
         let writer = batch_writer::PgBatchWriter::start(options)?;
-        Ok(PgStore { pool, writer })
+        Ok(PgStore {
+            pool,
+            writer,
+            registry: std::sync::Arc::default(),
+        })
     }
 
     /// Closes the pool and the appender's connection, waiting for connections to be returned.
@@ -67,17 +72,22 @@ impl PgStore {
         self.pool.close().await;
     }
 
-    /// A subject's assignments and consents (the facts of a decision) in one statement: each
-    /// table's rows aggregated to JSON, in the orders of `assignments_of` and `consents_of`. One
-    /// round trip instead of two on every decision (decision 0025). Never cached: another replica
-    /// may have written.
+    /// A subject's assignments and consents (the facts of a decision) and the registry's version:
+    /// from the registry cache, or read in one statement, each table's rows aggregated to JSON
+    /// in the orders of `assignments_of` and `consents_of`. Another replica may have written since
+    /// a cached read; the audit batch then finds the decision stale (decision 0029).
     pub(super) async fn registry_of(
         &self,
         subject: &crate::cpr::Pseudonym,
     ) -> Result<std::sync::Arc<SubjectRegistry>, StoreError> {
-        let (assignments, consents): (String, String) =
+        if let Some(cached) = self.registry.get(subject.as_str()) {
+            return Ok(cached);
+        }
+        // One statement, so one snapshot: the version is the one these rows are at.
+        let (version, assignments, consents): (i64, String, String) =
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT \
+                 (SELECT registry_version FROM audit_head WHERE id = 1), \
                  (SELECT coalesce(json_agg(a ORDER BY a.created_at DESC, a.id), '[]')::text \
                   FROM (SELECT {} FROM assignments WHERE subject_pseudonym = $1) AS a), \
                  (SELECT coalesce(json_agg(c ORDER BY c.recorded_at, c.id), '[]')::text \
@@ -93,7 +103,7 @@ impl PgStore {
             serde_json::from_str(&assignments).map_err(|_| corrupt("assignments"))?;
         let consents: Vec<crate::store::consents::ConsentRow> =
             serde_json::from_str(&consents).map_err(|_| corrupt("consents"))?;
-        Ok(std::sync::Arc::new(SubjectRegistry {
+        let registry = std::sync::Arc::new(SubjectRegistry {
             assignments: assignments
                 .into_iter()
                 .map(TryFrom::try_from)
@@ -102,7 +112,32 @@ impl PgStore {
                 .into_iter()
                 .map(TryFrom::try_from)
                 .collect::<Result<_, _>>()?,
-        }))
+            version: crate::store::registry_version(version)?,
+        });
+        self.registry.put(subject.as_str(), registry.clone());
+        Ok(registry)
+    }
+
+    /// Adds one to the registry's version in `tx`, a write to assignments or consents, and
+    /// returns the new version (decision 0029). It locks the chain's head row, as each audit
+    /// batch does, so the write waits for the batch in progress, and every later batch sees
+    /// the new version. The caller passes it to [`Self::registry_written`] once committed.
+    pub(super) async fn bump_registry_version(
+        tx: &mut sqlx::PgConnection,
+    ) -> Result<u64, StoreError> {
+        let version: i64 = sqlx::query_scalar(
+            "UPDATE audit_head SET registry_version = registry_version + 1 WHERE id = 1 \
+             RETURNING registry_version",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        crate::store::registry_version(version)
+    }
+
+    /// Retires the cached facts read before a registry write committed at `version` (an audit
+    /// batch reports the versions of other replicas' writes).
+    pub(super) fn registry_written(&self, version: u64) {
+        self.registry.advance(version);
     }
 
     /// The pool, for the store implementations.

@@ -14,7 +14,9 @@ const COLUMNS: &str = "id, subject_pseudonym, contact_person, department, start_
 
 impl AssignmentStore for SqliteStore {
     async fn insert_assignment(&self, a: &Assignment) -> Result<(), StoreError> {
-        let _write = self.registry_write().await;
+        let _write = self.write_lock().await;
+        let mut tx = self.pool().begin().await?;
+        let version = Self::bump_registry_version(&mut tx).await?;
         sqlx::query(
             "INSERT INTO assignments (id, subject_pseudonym, contact_person, department, start_date, \
              status, end_reason, ended_at, created_by, created_at) \
@@ -30,8 +32,10 @@ impl AssignmentStore for SqliteStore {
         .bind(a.ended_at.map(instant_text))
         .bind(&a.created_by)
         .bind(instant_text(a.created_at))
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
+        self.registry_written(version);
         Ok(())
     }
 
@@ -41,7 +45,9 @@ impl AssignmentStore for SqliteStore {
         reason: EndReason,
         at: Timestamp,
     ) -> Result<Option<Assignment>, StoreError> {
-        let _write = self.registry_write().await;
+        let _write = self.write_lock().await;
+        let mut tx = self.pool().begin().await?;
+        let version = Self::bump_registry_version(&mut tx).await?;
         let row: Option<AssignmentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "UPDATE assignments SET status = 'ended', end_reason = $1, ended_at = $2 \
              WHERE id = $3 AND status = 'active' RETURNING {COLUMNS}"
@@ -49,8 +55,10 @@ impl AssignmentStore for SqliteStore {
         .bind(reason.as_str())
         .bind(instant_text(at))
         .bind(id)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *tx)
         .await?;
+        tx.commit().await?;
+        self.registry_written(version);
         row.map(Assignment::try_from).transpose()
     }
 

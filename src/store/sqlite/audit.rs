@@ -29,7 +29,10 @@ impl AuditStore for SqliteStore {
                 .collect());
         }
         let write = self.owned_write_lock().await;
-        self.batch_writer().append(entries, write).await
+        let (outcomes, version) = self.batch_writer().append(entries, write).await?;
+        // Only this process writes the registry, as a rule; a batch is how it learns otherwise.
+        self.registry_written(version);
+        Ok(outcomes)
     }
 
     async fn audit_page(&self, after: u64, limit: u32) -> Result<Vec<StoredRecord>, StoreError> {

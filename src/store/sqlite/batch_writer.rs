@@ -18,15 +18,11 @@ use std::{
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use crate::{
-    audit::{
-        ChainedRecord,
-        canonical::format_instant,
-        entry::{Appended, Entry},
-    },
+    audit::{ChainedRecord, canonical::format_instant, entry::Entry},
     notices::{InboxItem, NoticeRecord},
     store::{
         StoreError,
-        audit::{Batch, basis_columns, db_seq, json_list},
+        audit::{Batch, BatchOutcome, basis_columns, db_seq, fresh_notices, json_list},
         consents::json_text,
         instant_text,
     },
@@ -93,7 +89,7 @@ impl BatchWriter {
         &self,
         entries: Vec<Entry>,
         write: tokio::sync::OwnedMutexGuard<()>,
-    ) -> Result<Vec<Appended>, StoreError> {
+    ) -> Result<BatchOutcome, StoreError> {
         let conn = self.conn.clone();
         tokio::task::spawn_blocking(move || {
             // A panic inside a transaction unwinds through its drop, which rolls it back: the
@@ -110,16 +106,20 @@ impl BatchWriter {
 }
 
 /// The batch as one transaction, as `AuditStore::append_entries` describes it.
-fn append(conn: &mut Connection, entries: Vec<Entry>) -> Result<Vec<Appended>, StoreError> {
+///
+/// The registry's version is read in the same transaction, which every registry write also
+/// updates under the process's write lock: it holds until the commit.
+fn append(conn: &mut Connection, entries: Vec<Entry>) -> Result<BatchOutcome, StoreError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(store_error)?;
-    let (head_seq, head_hash): (i64, String) = tx
-        .prepare_cached("SELECT seq, hash FROM audit_head WHERE id = 1")
-        .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))))
+    let (head_seq, head_hash, version): (i64, String, i64) = tx
+        .prepare_cached("SELECT seq, hash, registry_version FROM audit_head WHERE id = 1")
+        .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))))
         .map_err(store_error)?;
-    let inserted = insert_notices(&tx, entries.iter().filter_map(|e| e.notice.as_ref()))?;
-    let batch = Batch::plan(head_seq, &head_hash, entries, &inserted)?;
+    let version = crate::store::registry_version(version)?;
+    let inserted = insert_notices(&tx, fresh_notices(&entries, version))?;
+    let batch = Batch::plan(head_seq, &head_hash, version, entries, &inserted)?;
     let chained = batch.chained();
     let mut insert = tx.prepare_cached(INSERT_RECORD).map_err(store_error)?;
     for c in &chained {
@@ -134,7 +134,7 @@ fn append(conn: &mut Connection, entries: Vec<Entry>) -> Result<Vec<Appended>, S
             .map_err(store_error)?;
     }
     tx.commit().map_err(store_error)?;
-    Ok(batch.outcomes)
+    Ok((batch.outcomes, version))
 }
 
 fn insert_record(

@@ -17,8 +17,9 @@ const COLUMNS: &str = "id, subject_pseudonym, givers, categories, recipients, pu
 
 impl ConsentStore for SqliteStore {
     async fn insert_consent(&self, c: &Consent) -> Result<(), StoreError> {
-        let _write = self.registry_write().await;
+        let _write = self.write_lock().await;
         let mut tx = self.pool().begin().await?;
+        let version = Self::bump_registry_version(&mut tx).await?;
         sqlx::query(
             "INSERT INTO consents (id, subject_pseudonym, givers, categories, recipients, purposes, \
              special_categories, valid_from, valid_until, evidence, policy_version, recorded_by, \
@@ -50,6 +51,7 @@ impl ConsentStore for SqliteStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.registry_written(version);
         Ok(())
     }
 
@@ -58,8 +60,9 @@ impl ConsentStore for SqliteStore {
         id: &str,
         w: &Withdrawal,
     ) -> Result<Option<Consent>, StoreError> {
-        let _write = self.registry_write().await;
+        let _write = self.write_lock().await;
         let mut tx = self.pool().begin().await?;
+        let version = Self::bump_registry_version(&mut tx).await?;
         let updated = sqlx::query(
             "UPDATE consents SET withdrawn_at = $1, withdrawn_by = $2, withdraw_reason = $3 \
              WHERE id = $4 AND withdrawn_at IS NULL",
@@ -90,6 +93,7 @@ impl ConsentStore for SqliteStore {
         .fetch_optional(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.registry_written(version);
         row.map(Consent::try_from).transpose()
     }
 

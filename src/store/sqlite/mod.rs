@@ -35,7 +35,6 @@ mod lookups;
 mod low_priority;
 pub(super) use lookups::{INDEX_BATCH, Lookup, equals, push_lookup, within};
 mod notices;
-mod registry_cache;
 
 use super::{OpenMode, StoreError, SubjectRegistry};
 
@@ -142,7 +141,7 @@ pub struct SqliteStore {
     /// One connection for WAL checkpoints, which returns at once when readers are in the way.
     checkpointer: SqlitePool,
     writer: Arc<tokio::sync::Mutex<()>>,
-    registry: Arc<registry_cache::RegistryCache>,
+    registry: Arc<crate::store::registry_cache::RegistryCache>,
 }
 
 impl SqliteStore {
@@ -197,10 +196,25 @@ impl SqliteStore {
         self.writer.lock().await
     }
 
-    /// The write lock for a write to assignments or consents; dropping it marks the cached
-    /// registry stale.
-    pub(super) async fn registry_write(&self) -> registry_cache::RegistryWrite<'_> {
-        registry_cache::RegistryWrite::new(self.writer.lock().await, &self.registry)
+    /// Adds one to the registry's version in `tx`, a write to assignments or consents, and
+    /// returns the new version (decision 0029). The caller holds [`Self::write_lock`], which
+    /// orders the write with every audit batch, and passes the version to [`Self::registry_written`]
+    /// once committed.
+    pub(super) async fn bump_registry_version(
+        tx: &mut sqlx::SqliteConnection,
+    ) -> Result<u64, StoreError> {
+        let version: i64 = sqlx::query_scalar(
+            "UPDATE audit_head SET registry_version = registry_version + 1 WHERE id = 1 \
+             RETURNING registry_version",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        crate::store::registry_version(version)
+    }
+
+    /// Retires the cached facts read before a registry write committed at `version`.
+    pub(super) fn registry_written(&self, version: u64) {
+        self.registry.advance(version);
     }
 
     /// The audit appender's own connection.
@@ -218,9 +232,10 @@ impl SqliteStore {
         self.writer.clone().lock_owned().await
     }
 
-    /// A subject's assignments and consents (the facts of a decision): from the registry cache,
-    /// or read on one connection (the pool charges a round trip to the connection on every
-    /// release, so two reads on one connection cost one acquire and one ping instead of two).
+    /// A subject's assignments and consents (the facts of a decision) and the registry's version:
+    /// from the registry cache, or read on one connection (the pool charges a round trip to the
+    /// connection on every release, so reads on one connection cost one acquire and one ping).
+    /// The version is read first: rows newer than it make a decision on them stale, never wrong.
     pub(super) async fn registry_of(
         &self,
         subject: &crate::cpr::Pseudonym,
@@ -228,14 +243,17 @@ impl SqliteStore {
         if let Some(cached) = self.registry.get(subject.as_str()) {
             return Ok(cached);
         }
-        let generation = self.registry.generation();
         let mut conn = self.pool.acquire().await?;
+        let version: i64 =
+            sqlx::query_scalar("SELECT registry_version FROM audit_head WHERE id = 1")
+                .fetch_one(&mut *conn)
+                .await?;
         let registry = Arc::new(SubjectRegistry {
+            version: crate::store::registry_version(version)?,
             assignments: assignments::assignments_of(&mut *conn, subject).await?,
             consents: consents::consents_of(&mut *conn, subject).await?,
         });
-        self.registry
-            .put(subject.as_str(), generation, registry.clone());
+        self.registry.put(subject.as_str(), registry.clone());
         Ok(registry)
     }
 
