@@ -3,7 +3,7 @@
 
 use super::{
     PgStore, column,
-    notices::{insert_items, insert_notices},
+    notices::{ItemColumns, insert_notices},
 };
 use crate::{
     audit::{
@@ -11,6 +11,7 @@ use crate::{
         canonical::format_instant,
         entry::{Appended, Entry},
     },
+    notices::InboxItem,
     store::{
         StoreError,
         audit::{
@@ -34,76 +35,140 @@ pub(in crate::store) fn select_columns() -> String {
     )
 }
 
-/// Inserts chained records in one statement, however many: each column travels as one array and
+/// A query whose arguments are still being bound.
+type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+/// The chained records of a batch as one array per column, in the order of `INSERT_BATCH`:
 /// `UNNEST` turns them back into rows, so the statement has one shape, prepared once per
-/// connection, and a batch costs one round trip per table (decision 0025).
-async fn insert_records(
+/// connection, however many records a batch has (decision 0025).
+struct RecordColumns<'a> {
+    seq: Vec<i64>,
+    disclosure_id: Vec<String>,
+    at: Vec<String>,
+    sub: Vec<&'a str>,
+    dept: Vec<&'a str>,
+    role: Vec<&'a str>,
+    subject: Vec<Option<&'a str>>,
+    category: Vec<&'a str>,
+    purpose: Vec<&'a str>,
+    source: Vec<Option<&'a str>>,
+    recipient: Vec<Option<&'a str>>,
+    decision: Vec<&'a str>,
+    outcome: Vec<&'a str>,
+    basis_kind: Vec<Option<&'a str>>,
+    basis_id: Vec<Option<String>>,
+    reasons: Vec<String>,
+    disclosed: Vec<String>,
+    redacted: Vec<String>,
+    digest: Vec<Option<&'a str>>,
+    policy: Vec<&'a str>,
+    prev_hash: Vec<&'a str>,
+    hash: Vec<&'a str>,
+}
+
+impl<'a> RecordColumns<'a> {
+    fn of(chained: &[&'a ChainedRecord]) -> Result<Self, StoreError> {
+        let n = chained.len();
+        let mut c = RecordColumns {
+            seq: column(n),
+            disclosure_id: column(n),
+            at: column(n),
+            sub: column(n),
+            dept: column(n),
+            role: column(n),
+            subject: column(n),
+            category: column(n),
+            purpose: column(n),
+            source: column(n),
+            recipient: column(n),
+            decision: column(n),
+            outcome: column(n),
+            basis_kind: column(n),
+            basis_id: column(n),
+            reasons: column(n),
+            disclosed: column(n),
+            redacted: column(n),
+            digest: column(n),
+            policy: column(n),
+            prev_hash: column(n),
+            hash: column(n),
+        };
+        for chained in chained {
+            let r = &chained.record;
+            let (kind, id) = basis_columns(r.basis.as_ref());
+            c.seq.push(db_seq(chained.seq)?);
+            c.disclosure_id.push(r.disclosure_id.to_string());
+            c.at.push(format_instant(r.at));
+            c.sub.push(r.requester.sub.as_str());
+            c.dept.push(r.requester.dept.as_str());
+            c.role.push(r.requester.role.as_str());
+            c.subject
+                .push(r.subject_pseudonym.as_ref().map(|p| p.as_str()));
+            c.category.push(r.category.as_str());
+            c.purpose.push(r.purpose.as_str());
+            c.source.push(r.source.as_deref());
+            c.recipient.push(r.recipient.as_deref());
+            c.decision.push(r.decision.as_str());
+            c.outcome.push(r.outcome.as_str());
+            c.basis_kind.push(kind);
+            c.basis_id.push(id);
+            c.reasons.push(json_list(&r.reasons));
+            c.disclosed.push(json_list(&r.fields_disclosed));
+            c.redacted.push(json_list(&r.fields_redacted));
+            c.digest.push(r.payload_digest.as_deref());
+            c.policy.push(r.policy_version.as_str());
+            c.prev_hash.push(chained.prev_hash.as_str());
+            c.hash.push(chained.hash.as_str());
+        }
+        Ok(c)
+    }
+
+    /// Binds the columns as `$1` to `$22`.
+    fn bind(self, query: PgQuery<'a>) -> PgQuery<'a> {
+        query
+            .bind(self.seq)
+            .bind(self.disclosure_id)
+            .bind(self.at)
+            .bind(self.sub)
+            .bind(self.dept)
+            .bind(self.role)
+            .bind(self.subject)
+            .bind(self.category)
+            .bind(self.purpose)
+            .bind(self.source)
+            .bind(self.recipient)
+            .bind(self.decision)
+            .bind(self.outcome)
+            .bind(self.basis_kind)
+            .bind(self.basis_id)
+            .bind(self.reasons)
+            .bind(self.disclosed)
+            .bind(self.redacted)
+            .bind(self.digest)
+            .bind(self.policy)
+            .bind(self.prev_hash)
+            .bind(self.hash)
+    }
+}
+
+/// Writes what a batch adds once its notices are in: its chained records, its inbox items and
+/// the head's new position, in one statement. One round trip instead of three while the
+/// chain's head is locked, which every replica's batches wait for (decision 0030).
+async fn insert_chained(
     conn: &mut sqlx::PgConnection,
     chained: &[&ChainedRecord],
+    items: &[InboxItem],
 ) -> Result<(), StoreError> {
-    if chained.is_empty() {
+    if chained.is_empty() && items.is_empty() {
         return Ok(());
     }
-    let n = chained.len();
-    let mut seq = column(n);
-    let (mut disclosure_id, mut at) = (column(n), column(n));
-    let (mut sub, mut dept, mut role) = (column(n), column(n), column(n));
-    let (mut subject, mut category, mut purpose) = (column(n), column(n), column(n));
-    let (mut source, mut recipient) = (column(n), column(n));
-    let (mut decision, mut outcome) = (column(n), column(n));
-    let (mut basis_kind, mut basis_id) = (column(n), column(n));
-    let (mut reasons, mut disclosed, mut redacted) = (column(n), column(n), column(n));
-    let (mut digest, mut policy) = (column(n), column(n));
-    let (mut prev_hash, mut hash) = (column(n), column(n));
-    for c in chained {
-        let r = &c.record;
-        let (kind, id) = basis_columns(r.basis.as_ref());
-        seq.push(db_seq(c.seq)?);
-        disclosure_id.push(r.disclosure_id.to_string());
-        at.push(format_instant(r.at));
-        sub.push(r.requester.sub.as_str());
-        dept.push(r.requester.dept.as_str());
-        role.push(r.requester.role.as_str());
-        subject.push(r.subject_pseudonym.as_ref().map(|p| p.as_str()));
-        category.push(r.category.as_str());
-        purpose.push(r.purpose.as_str());
-        source.push(r.source.as_deref());
-        recipient.push(r.recipient.as_deref());
-        decision.push(r.decision.as_str());
-        outcome.push(r.outcome.as_str());
-        basis_kind.push(kind);
-        basis_id.push(id);
-        reasons.push(json_list(&r.reasons));
-        disclosed.push(json_list(&r.fields_disclosed));
-        redacted.push(json_list(&r.fields_redacted));
-        digest.push(r.payload_digest.as_deref());
-        policy.push(r.policy_version.as_str());
-        prev_hash.push(c.prev_hash.as_str());
-        hash.push(c.hash.as_str());
-    }
-    sqlx::query(INSERT_RECORDS)
-        .bind(seq)
-        .bind(disclosure_id)
-        .bind(at)
-        .bind(sub)
-        .bind(dept)
-        .bind(role)
-        .bind(subject)
-        .bind(category)
-        .bind(purpose)
-        .bind(source)
-        .bind(recipient)
-        .bind(decision)
-        .bind(outcome)
-        .bind(basis_kind)
-        .bind(basis_id)
-        .bind(reasons)
-        .bind(disclosed)
-        .bind(redacted)
-        .bind(digest)
-        .bind(policy)
-        .bind(prev_hash)
-        .bind(hash)
+    // No records (every entry skipped): the head stays where it is.
+    let head = chained.last().map(|last| db_seq(last.seq)).transpose()?;
+    let query = RecordColumns::of(chained)?.bind(sqlx::query(INSERT_BATCH));
+    ItemColumns::of(items)
+        .bind(query)
+        .bind(head)
+        .bind(chained.last().map(|last| last.hash.as_str()))
         .execute(&mut *conn)
         .await?;
     Ok(())
@@ -136,29 +201,30 @@ pub(super) async fn append_entries(
     let version = registry_version(version)?;
     let inserted = insert_notices(&mut tx, fresh_notices(&entries, version)).await?;
     let batch = Batch::plan(head_seq, &head_hash, version, entries, &inserted)?;
-    let chained = batch.chained();
-    insert_records(&mut tx, &chained).await?;
-    insert_items(&mut tx, &batch.items).await?;
-    if let Some(last) = chained.last() {
-        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-            .bind(db_seq(last.seq)?)
-            .bind(&last.hash)
-            .execute(&mut *tx)
-            .await?;
-    }
+    insert_chained(&mut tx, &batch.chained(), &batch.items).await?;
     tx.commit().await?;
     Ok((batch.outcomes, version))
 }
 
-/// [`insert_records`]' statement: one array per column of `INSERT_COLUMNS`, in its order.
-const INSERT_RECORDS: &str = "INSERT INTO audit_log (seq, disclosure_id, at, requester_sub, \
-     requester_dept, requester_role, subject_pseudonym, category, purpose, source, recipient, \
-     decision, outcome, basis_kind, basis_id, reasons, fields_disclosed, fields_redacted, \
-     payload_digest, policy_version, prev_hash, hash) \
+/// [`insert_chained`]'s statement. The records: one array per column of `INSERT_COLUMNS`, in its
+/// order (`$1`–`$22`); the inbox items (`$23`–`$31`); the head's new seq and hash (`$32`, `$33`;
+/// null when the batch chained nothing).
+/// The sub-statements see one snapshot and touch different tables; each item's `seq` is still
+/// drawn after the head was locked (migration 0010).
+const INSERT_BATCH: &str = "WITH records AS (INSERT INTO audit_log (seq, disclosure_id, at, \
+     requester_sub, requester_dept, requester_role, subject_pseudonym, category, purpose, source, \
+     recipient, decision, outcome, basis_kind, basis_id, reasons, fields_disclosed, \
+     fields_redacted, payload_digest, policy_version, prev_hash, hash) \
      SELECT * FROM UNNEST($1::bigint[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], \
      $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
      $13::text[], $14::text[], $15::text[], $16::jsonb[], $17::jsonb[], $18::jsonb[], $19::text[], \
-     $20::text[], $21::text[], $22::text[])";
+     $20::text[], $21::text[], $22::text[])), \
+     items AS (INSERT INTO inbox_items (id, notice_id, recipient_dept, kind, sealed, redacted, \
+     basis, disclosure_id, received_at) \
+     SELECT * FROM UNNEST($23::uuid[], $24::uuid[], $25::text[], $26::text[], $27::bytea[], \
+     $28::jsonb[], $29::jsonb[], $30::text[], $31::timestamptz[]) \
+     ON CONFLICT (notice_id, recipient_dept) DO NOTHING) \
+     UPDATE audit_head SET seq = $32, hash = $33 WHERE id = 1 AND $32::bigint IS NOT NULL";
 
 impl AuditStore for PgStore {
     async fn append_entries(&self, entries: Vec<Entry>) -> Result<Vec<Appended>, StoreError> {
@@ -238,14 +304,20 @@ impl AuditStore for PgStore {
 
 #[cfg(test)]
 mod tests {
-    use super::INSERT_RECORDS;
+    use super::INSERT_BATCH;
     use crate::store::audit::{INSERT_COLUMNS, named_columns};
 
     #[test]
     fn the_insert_names_the_columns_the_chain_writes_and_unnests_one_array_each() {
         let listed: Vec<&str> = INSERT_COLUMNS.split(',').map(str::trim).collect();
-        assert_eq!(named_columns(INSERT_RECORDS), listed);
-        let (_, arrays) = INSERT_RECORDS
+        let (records, _) = INSERT_BATCH
+            .split_once("), items AS (")
+            .expect("the records' insert first");
+        let records = records
+            .strip_prefix("WITH records AS (")
+            .expect("a records CTE");
+        assert_eq!(named_columns(records), listed);
+        let (_, arrays) = records
             .split_once(" SELECT * FROM UNNEST(")
             .expect("an insert from arrays");
         let arrays: Vec<&str> = arrays

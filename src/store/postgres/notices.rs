@@ -70,54 +70,70 @@ pub(super) async fn insert_notices<'a>(
     Ok(inserted)
 }
 
-/// Inserts inbox items; one whose `(notice_id, recipient)` is delivered already is left out. One
-/// statement, the columns as arrays (as `insert_records`).
+/// A batch's inbox items as one array per column, bound as `$23`–`$31` of the appender's
+/// statement (`audit::INSERT_BATCH`); an item whose `(notice_id, recipient)` is delivered already
+/// is left out there.
 ///
-/// INVARIANT: called only by the audit appender's transaction, after it has locked the chain's head
-/// row. Each item's `seq` (its column default, from a sequence) is then drawn after every earlier
-/// transaction's items are committed and visible, so a reader that follows `seq` skips none
-/// (migration 0010).
-pub(super) async fn insert_items(
-    conn: &mut sqlx::PgConnection,
-    items: &[InboxItem],
-) -> Result<(), StoreError> {
-    if items.is_empty() {
-        return Ok(());
+/// INVARIANT: written only by the audit appender's transaction, after it has locked the chain's
+/// head row. Each item's `seq` (its column default, from a sequence) is then drawn after every
+/// earlier transaction's items are committed and visible, so a reader that follows `seq` skips
+/// none (migration 0010).
+pub(super) struct ItemColumns<'a> {
+    id: Vec<&'a str>,
+    notice: Vec<&'a str>,
+    recipient: Vec<&'a str>,
+    kind: Vec<&'a str>,
+    sealed: Vec<&'a [u8]>,
+    redacted: Vec<String>,
+    basis: Vec<Option<String>>,
+    disclosure: Vec<&'a str>,
+    at: Vec<String>,
+}
+
+impl<'a> ItemColumns<'a> {
+    pub(super) fn of(items: &'a [InboxItem]) -> Self {
+        let n = items.len();
+        let mut c = ItemColumns {
+            id: column(n),
+            notice: column(n),
+            recipient: column(n),
+            kind: column(n),
+            sealed: column(n),
+            redacted: column(n),
+            basis: column(n),
+            disclosure: column(n),
+            at: column(n),
+        };
+        for item in items {
+            c.id.push(item.id.as_str());
+            c.notice.push(item.notice_id.as_str());
+            c.recipient.push(item.recipient.as_str());
+            c.kind.push(item.kind.as_str());
+            c.sealed.push(item.sealed.as_slice());
+            c.redacted.push(json_text(&item.redacted));
+            c.basis.push(item.basis.as_ref().map(json_text));
+            c.disclosure.push(item.disclosure_id.as_str());
+            c.at.push(instant_text(item.received_at));
+        }
+        c
     }
-    let n = items.len();
-    let (mut id, mut notice, mut recipient) = (column(n), column(n), column(n));
-    let (mut kind, mut sealed, mut redacted) = (column(n), column(n), column(n));
-    let (mut basis, mut disclosure, mut at) = (column(n), column(n), column(n));
-    for item in items {
-        id.push(item.id.as_str());
-        notice.push(item.notice_id.as_str());
-        recipient.push(item.recipient.as_str());
-        kind.push(item.kind.as_str());
-        sealed.push(item.sealed.as_slice());
-        redacted.push(json_text(&item.redacted));
-        basis.push(item.basis.as_ref().map(json_text));
-        disclosure.push(item.disclosure_id.as_str());
-        at.push(instant_text(item.received_at));
+
+    /// Binds the columns after those already bound.
+    pub(super) fn bind(
+        self,
+        query: sqlx::query::Query<'a, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::Query<'a, sqlx::Postgres, sqlx::postgres::PgArguments> {
+        query
+            .bind(self.id)
+            .bind(self.notice)
+            .bind(self.recipient)
+            .bind(self.kind)
+            .bind(self.sealed)
+            .bind(self.redacted)
+            .bind(self.basis)
+            .bind(self.disclosure)
+            .bind(self.at)
     }
-    sqlx::query(
-        "INSERT INTO inbox_items (id, notice_id, recipient_dept, kind, sealed, redacted, basis, \
-         disclosure_id, received_at) \
-         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::bytea[], \
-         $6::jsonb[], $7::jsonb[], $8::text[], $9::timestamptz[]) \
-         ON CONFLICT (notice_id, recipient_dept) DO NOTHING",
-    )
-    .bind(id)
-    .bind(notice)
-    .bind(recipient)
-    .bind(kind)
-    .bind(sealed)
-    .bind(redacted)
-    .bind(basis)
-    .bind(disclosure)
-    .bind(at)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
 }
 
 impl NoticeStore for PgStore {
