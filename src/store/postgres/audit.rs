@@ -3,7 +3,7 @@
 
 use super::{
     PgStore, column,
-    notices::{ItemColumns, insert_notices},
+    notices::{ItemColumns, lock_head_and_insert_notices},
 };
 use crate::{
     audit::{
@@ -14,10 +14,7 @@ use crate::{
     notices::InboxItem,
     store::{
         StoreError,
-        audit::{
-            AuditRow, Batch, BatchOutcome, CheckpointRow, basis_columns, db_seq, fresh_notices,
-            json_list,
-        },
+        audit::{AuditRow, Batch, BatchOutcome, CheckpointRow, basis_columns, db_seq, json_list},
         registry_version,
     },
 };
@@ -190,17 +187,10 @@ pub(super) async fn append_entries(
     let mut tx = pool.begin().await?;
     // INVARIANT: the head row stays locked until commit or rollback, so no other process can
     // chain after the same head, nor write to the registry (which updates the row's version):
-    // the version read here holds until the commit. The row is locked before the notices are
-    // inserted: a process waiting on another's uncommitted idempotency key then holds no lock
-    // that one needs.
-    let (head_seq, head_hash, version): (i64, String, i64) = sqlx::query_as(
-        "SELECT seq, hash, registry_version FROM audit_head WHERE id = 1 FOR UPDATE",
-    )
-    .fetch_one(&mut *tx)
-    .await?;
-    let version = registry_version(version)?;
-    let inserted = insert_notices(&mut tx, fresh_notices(&entries, version)).await?;
-    let batch = Batch::plan(head_seq, &head_hash, version, entries, &inserted)?;
+    // the version read here holds until the commit.
+    let head = lock_head_and_insert_notices(&mut tx, &entries).await?;
+    let version = registry_version(head.registry_version)?;
+    let batch = Batch::plan(head.seq, &head.hash, version, entries, &head.inserted)?;
     insert_chained(&mut tx, &batch.chained(), &batch.items).await?;
     tx.commit().await?;
     Ok((batch.outcomes, version))

@@ -4,6 +4,7 @@ use jiff::Timestamp;
 
 use super::{PgStore, column};
 use crate::{
+    audit::Entry,
     notices::{InboxItem, NoticeRecord, NoticeStore, Received},
     store::{
         StoreError,
@@ -21,23 +22,40 @@ const INBOX_COLUMNS: &str = "seq, id::text AS id, notice_id::text AS notice_id, 
      to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS received_at, \
      to_char(acked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS acked_at, acked_by";
 
-/// Inserts notices (answers included) under their idempotency keys; returns the ids of those
-/// inserted. A notice whose key is taken, also by an earlier one of the same call or by another
-/// process's uncommitted one (waited for), is not. One statement, the columns as arrays (as
-/// `insert_records`).
-pub(super) async fn insert_notices<'a>(
+/// The chain's head as a batch found it, locked, and the ids of the batch's notices inserted.
+pub(super) struct LockedHead {
+    /// The head's seq.
+    pub seq: i64,
+    /// The head's hash.
+    pub hash: String,
+    /// The registry's version, which holds while the head is locked (decision 0029).
+    pub registry_version: i64,
+    /// The ids of the notices inserted.
+    pub inserted: Vec<String>,
+}
+
+/// Locks the chain's head row and inserts the notices (answers included) of the entries that
+/// are not stale under their idempotency keys, in one statement: the first of a batch's round
+/// trips under the lock is the head's and the notices' both (decision 0030).
+///
+/// A notice whose key is taken, also by an earlier one of the same batch or by another
+/// process's uncommitted one (waited for), is not inserted. The head is locked before any notice
+/// is: each notice row is joined to the locked head row, so a process waiting on another's
+/// uncommitted idempotency key holds no lock that one needs.
+pub(super) async fn lock_head_and_insert_notices(
     conn: &mut sqlx::PgConnection,
-    notices: impl Iterator<Item = &'a NoticeRecord>,
-) -> Result<Vec<String>, StoreError> {
-    let notices: Vec<&NoticeRecord> = notices.collect();
-    if notices.is_empty() {
-        return Ok(Vec::new());
-    }
+    entries: &[Entry],
+) -> Result<LockedHead, StoreError> {
+    let notices: Vec<(&NoticeRecord, Option<u64>)> = entries
+        .iter()
+        .filter_map(|e| e.notice.as_ref().map(|n| (n, e.facts_version)))
+        .collect();
     let n = notices.len();
     let (mut id, mut dept, mut sub) = (column(n), column(n), column(n));
     let (mut key, mut digest, mut kind) = (column(n), column(n), column(n));
     let (mut subject, mut response, mut at) = (column(n), column(n), column(n));
-    for notice in notices {
+    let mut facts = column(n);
+    for (notice, facts_version) in notices {
         id.push(notice.id.as_str());
         dept.push(notice.sender_dept.as_str());
         sub.push(notice.sender_sub.as_str());
@@ -47,28 +65,51 @@ pub(super) async fn insert_notices<'a>(
         subject.push(notice.subject_pseudonym.as_str());
         response.push(notice.response.as_ref().map(|r| r.to_string()));
         at.push(instant_text(notice.created_at));
+        facts.push(
+            facts_version
+                .map(i64::try_from)
+                .transpose()
+                .map_err(|_| StoreError::Corrupt("a registry version out of range".to_owned()))?,
+        );
     }
-    let inserted: Vec<String> = sqlx::query_scalar(
-        "INSERT INTO notices (id, sender_dept, sender_sub, idempotency_key, body_digest, kind, \
-         subject_pseudonym, response, created_at, completed_at) \
-         SELECT id, dept, sub, key, digest, kind, subject, response, at, at FROM UNNEST(\
-         $1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
-         $8::jsonb[], $9::timestamptz[]) AS n(id, dept, sub, key, digest, kind, subject, response, at) \
-         ON CONFLICT (sender_dept, idempotency_key) DO NOTHING RETURNING id::text",
-    )
-    .bind(id)
-    .bind(dept)
-    .bind(sub)
-    .bind(key)
-    .bind(digest)
-    .bind(kind)
-    .bind(subject)
-    .bind(response)
-    .bind(at)
-    .fetch_all(&mut *conn)
-    .await?;
-    Ok(inserted)
+    let (seq, hash, registry_version, inserted): (i64, String, i64, Vec<String>) =
+        sqlx::query_as(LOCK_HEAD_AND_INSERT_NOTICES)
+            .bind(id)
+            .bind(dept)
+            .bind(sub)
+            .bind(key)
+            .bind(digest)
+            .bind(kind)
+            .bind(subject)
+            .bind(response)
+            .bind(at)
+            .bind(facts)
+            .fetch_one(&mut *conn)
+            .await?;
+    Ok(LockedHead {
+        seq,
+        hash,
+        registry_version,
+        inserted,
+    })
 }
+
+/// [`lock_head_and_insert_notices`]' statement. A notice whose entry was decided on facts of
+/// another registry version (`facts`) is left out, as the batch then skips its entry as stale.
+/// The notices go in in the batch's order, so the first of two with one key is the one kept.
+const LOCK_HEAD_AND_INSERT_NOTICES: &str = "WITH head AS (\
+     SELECT seq, hash, registry_version FROM audit_head WHERE id = 1 FOR UPDATE), \
+     inserted AS (INSERT INTO notices (id, sender_dept, sender_sub, idempotency_key, body_digest, \
+     kind, subject_pseudonym, response, created_at, completed_at) \
+     SELECT n.id, n.dept, n.sub, n.key, n.digest, n.kind, n.subject, n.response, n.at, n.at \
+     FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+     $7::text[], $8::jsonb[], $9::timestamptz[], $10::bigint[]) WITH ORDINALITY \
+     AS n(id, dept, sub, key, digest, kind, subject, response, at, facts, ord) \
+     CROSS JOIN head \
+     WHERE n.facts IS NULL OR n.facts = head.registry_version \
+     ORDER BY n.ord \
+     ON CONFLICT (sender_dept, idempotency_key) DO NOTHING RETURNING id::text AS id) \
+     SELECT head.seq, head.hash, head.registry_version, ARRAY(SELECT id FROM inserted) FROM head";
 
 /// A batch's inbox items as one array per column, bound as `$23`–`$31` of the appender's
 /// statement (`audit::INSERT_BATCH`); an item whose `(notice_id, recipient)` is delivered already
