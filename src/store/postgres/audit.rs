@@ -171,10 +171,10 @@ async fn insert_chained(
     Ok(())
 }
 
-/// `AuditStore::append_entries` on `conn`: the batch in one transaction that holds the chain's
-/// head row locked. Runs on the appender's own thread and connection ([`super::batch_writer`]).
+/// `AuditStore::append_entries` on `pool`: the batch in one transaction that holds the chain's
+/// head row locked. Runs on the appender's own thread ([`super::batch_writer`]).
 pub(super) async fn append_entries(
-    conn: &mut sqlx::PgConnection,
+    pool: &sqlx::PgPool,
     entries: Vec<Entry>,
 ) -> Result<BatchOutcome, StoreError> {
     if entries.iter().all(Entry::is_empty) {
@@ -184,7 +184,7 @@ pub(super) async fn append_entries(
             .collect();
         return Ok((outcomes, 0));
     }
-    let mut tx = sqlx::Connection::begin(conn).await?;
+    let mut tx = pool.begin().await?;
     // INVARIANT: the head row stays locked until commit or rollback, so no other process can
     // chain after the same head, nor write to the registry (which updates the row's version):
     // the version read here holds until the commit.

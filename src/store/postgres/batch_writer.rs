@@ -6,15 +6,11 @@
 //! task into a run queue shared with every HTTP connection; under load that wait, not
 //! PostgreSQL, was most of the time the lock was held. Here the transaction runs on a
 //! current-thread runtime on a dedicated thread with a connection of its own, so each answer
-//! from PostgreSQL is taken up at once. The thread holds that connection itself, outside any
-//! pool (decision 0030).
+//! from PostgreSQL is taken up at once.
 
-use std::{thread, time::Instant};
+use std::thread;
 
-use sqlx::{
-    Connection,
-    postgres::{PgConnectOptions, PgConnection},
-};
+use sqlx::postgres::PgConnectOptions;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{
@@ -37,8 +33,8 @@ pub(super) struct PgBatchWriter {
 }
 
 impl PgBatchWriter {
-    /// Starts the thread. Its connection is made at the first batch, tested when it sat idle,
-    /// and made again after a failure.
+    /// Starts the thread. Its connection is made at the first batch and made again after a
+    /// failure, as the pool's are.
     pub(super) fn start(options: PgConnectOptions) -> Result<PgBatchWriter, StoreError> {
         let unavailable = |_| StoreError::Unavailable("the audit writer did not start".to_owned());
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -50,20 +46,34 @@ impl PgBatchWriter {
             .name("sluse-pg-append".to_owned())
             .spawn(move || {
                 runtime.block_on(async move {
-                    let mut link = Link::new(options.application_name("sluse-appender"));
+                    // One connection: the batches come one at a time from the one appender.
+                    let pool = super::pool_options(1)
+                        .connect_lazy_with(options.application_name("sluse-appender"));
                     while let Some(job) = queue.recv().await {
                         match job {
                             Job::Append(entries, reply) => {
-                                let _ = reply.send(link.append(entries).await);
+                                // As a task, so that a panic fails this batch, not the thread and
+                                // with it every later one.
+                                let pool = pool.clone();
+                                let appended = tokio::spawn(async move {
+                                    super::audit::append_entries(&pool, entries).await
+                                })
+                                .await
+                                .unwrap_or_else(|_| {
+                                    Err(StoreError::Unavailable(
+                                        "the audit append failed".to_owned(),
+                                    ))
+                                });
+                                let _ = reply.send(appended);
                             }
                             Job::Close(done) => {
-                                link.close().await;
+                                pool.close().await;
                                 let _ = done.send(());
                                 return;
                             }
                         }
                     }
-                    link.close().await;
+                    pool.close().await;
                 });
             })
             .map_err(unavailable)?;
@@ -86,69 +96,6 @@ impl PgBatchWriter {
         let (done, closed) = oneshot::channel();
         if self.jobs.send(Job::Close(done)).await.is_ok() {
             let _ = closed.await;
-        }
-    }
-}
-
-/// The appender's one connection, held by its thread rather than a pool: a pool would test it
-/// with a round trip each time a batch gives it back, and the next batch waited for that.
-struct Link {
-    options: PgConnectOptions,
-    /// The connection, and when its last batch ended.
-    conn: Option<(PgConnection, Instant)>,
-}
-
-impl Link {
-    fn new(options: PgConnectOptions) -> Link {
-        Link {
-            options,
-            conn: None,
-        }
-    }
-
-    /// Appends `entries` in one transaction. The batch runs as a task, so that a panic fails this
-    /// batch, not the thread and with it every later one. After any failure the connection is
-    /// dropped (which ends its transaction, if one is open) and the next batch makes a new one.
-    async fn append(&mut self, entries: Vec<Entry>) -> Answer {
-        let mut conn = self.ready().await?;
-        let done = tokio::spawn(async move {
-            let appended = super::audit::append_entries(&mut conn, entries).await;
-            (conn, appended)
-        })
-        .await;
-        match done {
-            Ok((conn, Ok(appended))) => {
-                self.conn = Some((conn, Instant::now()));
-                Ok(appended)
-            }
-            Ok((_, Err(error))) => Err(error),
-            Err(_) => Err(StoreError::Unavailable(
-                "the audit append failed".to_owned(),
-            )),
-        }
-    }
-
-    /// The connection: the one held, if it is fresh or still answers, or a new one. One that sat
-    /// idle for a while is tested first, as the pools test theirs, so a restart of the database
-    /// between two batches costs neither of them.
-    async fn ready(&mut self) -> Result<PgConnection, StoreError> {
-        if let Some((mut conn, last)) = self.conn.take()
-            && (last.elapsed() < super::IDLE_BEFORE_PING || conn.ping().await.is_ok())
-        {
-            return Ok(conn);
-        }
-        let connect = PgConnection::connect_with(&self.options);
-        match tokio::time::timeout(super::ACQUIRE_TIMEOUT, connect).await {
-            Ok(conn) => Ok(conn?),
-            Err(_) => Err(StoreError::Unavailable(
-                "the database did not answer in time".to_owned(),
-            )),
-        }
-    }
-
-    async fn close(&mut self) {
-        if let Some((conn, _)) = self.conn.take() {
-            let _ = conn.close().await;
         }
     }
 }

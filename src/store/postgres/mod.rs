@@ -20,9 +20,6 @@ use super::{StoreError, SubjectRegistry};
 /// How long a pooled connection may sit idle before it is tested again when it is handed out.
 const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 
-/// How long a request waits for a connection (the pool's, or the appender's new one).
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// The options of the gateway's pools: at most `max_connections`, and a connection handed out
 /// untested unless it sat idle.
 ///
@@ -32,7 +29,7 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 pub(super) fn pool_options(max_connections: u32) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(max_connections)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .acquire_timeout(Duration::from_secs(5))
         .test_before_acquire(false)
         .before_acquire(|conn, meta| {
             Box::pin(async move {
