@@ -297,6 +297,8 @@ async fn two_replicas_on_one_database_keep_one_chain_share_consents_and_idempote
     );
 
     // A consent withdrawn through replica B is in force on replica A for the very next decision.
+    // A holds Emma's facts in memory from the notices above and has not heard of B's write: its
+    // batch finds the registry version moved and A decides again (decision 0029).
     let withdrawn = b
         .post(
             &format!("/v1/consents/{consent}/withdraw"),
