@@ -13,7 +13,7 @@ use crate::{
     api::{ApiError, ApiJson, Problem},
     app::AppState,
     audit::{
-        Appended, AuditDecision, AuditReason, AuditRecord, Entry, Outcome, Requester,
+        Appended, AuditDecision, AuditReason, AuditRecord, Entry, FactsStamp, Outcome, Requester,
         payload_digest,
     },
     auth::Principal,
@@ -122,7 +122,7 @@ async fn attempt(
     let (basis, plan) = match decision {
         Decision::Deny { reasons, .. } => {
             record.reasons = reasons.iter().map(AuditReason::from).collect();
-            let Some(id) = append_decided(state, record, gathered.version).await? else {
+            let Some(id) = append_decided(state, record, &gathered.stamp).await? else {
                 return Ok(None);
             };
             return Err(denied(&id, &reasons));
@@ -153,7 +153,7 @@ async fn attempt(
                     message: error.to_string(),
                 }];
             }
-            let Some(id) = append_decided(state, record, gathered.version).await? else {
+            let Some(id) = append_decided(state, record, &gathered.stamp).await? else {
                 return Ok(None);
             };
             return Err(source_failed(&id, status, &error));
@@ -168,7 +168,7 @@ async fn attempt(
     record.fields_redacted = redacted.withheld.clone();
     record.payload_digest = Some(payload_digest(&body_bytes));
     // Durable before anything is released.
-    let Some(id) = append_decided(state, record, gathered.version).await? else {
+    let Some(id) = append_decided(state, record, &gathered.stamp).await? else {
         return Ok(None);
     };
     Ok(Some(Disclosure {
@@ -227,17 +227,17 @@ fn base_record(
     }
 }
 
-/// Appends the record of a decision made on facts of registry version `facts_version` and waits
-/// until it is durable; `None` when the facts changed first (nothing written). An outage
-/// releases nothing (503).
+/// Appends the record of a decision made on the facts `stamp` names and waits until it is
+/// durable; `None` when the facts changed first (nothing written). An outage releases nothing
+/// (503).
 async fn append_decided(
     state: &AppState,
     record: AuditRecord,
-    facts_version: u64,
+    stamp: &FactsStamp,
 ) -> Result<Option<String>, ApiError> {
     let id = record.disclosure_id.to_string();
     let entry = Entry {
-        facts_version: Some(facts_version),
+        facts: Some(stamp.clone()),
         ..Entry::records(vec![record])
     };
     match append_entry(state, entry).await? {

@@ -5,6 +5,7 @@
 use jiff::civil::Date;
 
 use crate::{
+    audit::FactsStamp,
     consent::Consent,
     cpr::{Cpr, PseudonymKey},
     policy::{AssignmentFact, ConsentFact, Facts},
@@ -12,14 +13,14 @@ use crate::{
     store::{Store, StoreError},
 };
 
-/// The facts of a decision, and the registry version they were read at.
+/// The facts of a decision, and the versions they were read at.
 #[derive(Debug)]
 pub struct Gathered {
     /// What `decide` takes.
     pub facts: Facts,
-    /// What the decision's audit entry carries ([`crate::audit::Entry::facts_version`]), so that
-    /// it is made durable only while the facts still hold.
-    pub version: u64,
+    /// What the decision's audit entry carries ([`crate::audit::Entry::facts`]), so that it is
+    /// made durable only while the facts still hold.
+    pub stamp: FactsStamp,
 }
 
 /// The facts about `subject` on `today`.
@@ -47,7 +48,11 @@ pub async fn gather(
     };
     Ok(Gathered {
         facts,
-        version: registry.version,
+        stamp: FactsStamp {
+            registry: registry.version,
+            subject: pseudonym.as_str().to_owned(),
+            subject_version: registry.subject_version,
+        },
     })
 }
 

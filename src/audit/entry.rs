@@ -20,10 +20,21 @@ pub struct Entry {
     /// Inbox items delivered with the records. An item for a `(notice_id, recipient)` that is
     /// already delivered is left as it is (a repeated delivery is not a second one).
     pub items: Vec<InboxItem>,
-    /// The registry version of the facts its decisions were made on, if they were made on any.
-    /// When the registry is at another version by the time the batch holds the chain's lock,
+    /// The versions of the facts its decisions were made on, if they were made on any. When the
+    /// subject's facts have been written since, by the time the batch holds the chain's lock,
     /// nothing of this entry is written and it comes back as [`Appended::Stale`] (decision 0029).
-    pub facts_version: Option<u64>,
+    pub facts: Option<FactsStamp>,
+}
+
+/// The registry versions a decision's facts were read at (decision 0029).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FactsStamp {
+    /// The registry's version, which every write to it moves.
+    pub registry: u64,
+    /// The subject's pseudonym.
+    pub subject: String,
+    /// The subject's version, which every write about the subject moves.
+    pub subject_version: u64,
 }
 
 impl Entry {
@@ -45,11 +56,12 @@ impl Entry {
         self.records.is_empty() && self.notice.is_none() && self.items.is_empty()
     }
 
-    /// Whether its decisions were made on facts older or newer than the registry at
-    /// `registry_version`.
-    pub fn is_stale_at(&self, registry_version: u64) -> bool {
-        self.facts_version
-            .is_some_and(|version| version != registry_version)
+    /// Whether no registry write can have changed its facts: it was decided on none, or with the
+    /// registry at `registry_version`. Otherwise its subject's version decides.
+    pub fn is_current_at(&self, registry_version: u64) -> bool {
+        self.facts
+            .as_ref()
+            .is_none_or(|facts| facts.registry == registry_version)
     }
 }
 

@@ -27,7 +27,7 @@ use std::future::Future;
 
 pub use appender::{AppenderConfig, AuditLog};
 pub use checkpoint::{Checkpoint, CheckpointSet, PublicKey};
-pub use entry::{Appended, Entry};
+pub use entry::{Appended, Entry, FactsStamp};
 pub use query::{AuditCount, AuditFilter, AuditQuery};
 pub use record::{
     AuditDecision, AuditReason, AuditRecord, ChainedRecord, Outcome, Requester, payload_digest,

@@ -249,7 +249,7 @@ async fn decide(
         records,
         notice: None,
         items,
-        facts_version: Some(gathered.version),
+        facts: Some(gathered.stamp),
     };
     Ok((answer, entry))
 }

@@ -144,7 +144,7 @@ pub async fn notify_past_recipients(
             notice: None,
             items,
             // The notifications follow from the withdrawal itself, not from facts that may change.
-            facts_version: None,
+            facts: None,
         })
         .await
         .map_err(|e| ApiError::Unavailable(format!("{e}; nothing was delivered")))?;

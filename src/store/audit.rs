@@ -10,7 +10,7 @@ use crate::{
     },
     auth::Role,
     cpr::Pseudonym,
-    notices::{InboxItem, NoticeRecord},
+    notices::InboxItem,
     policy::{Basis, BasisKind},
 };
 
@@ -165,22 +165,21 @@ pub(super) struct Batch {
 }
 
 impl Batch {
-    /// Skips the entries decided on facts of another version than `registry_version` (stale)
-    /// and those whose notice is not among the `inserted` ids (its key was taken), and chains the
-    /// others after the head row `(head_seq, head_hash)`. The caller inserted only the notices of
-    /// [`fresh_notices`].
+    /// Skips the entries that are `stale` and those whose notice is not among the `inserted` ids
+    /// (its key was taken), and chains the others after the head row `(head_seq, head_hash)`.
     pub(super) fn plan(
         head_seq: i64,
         head_hash: &str,
-        registry_version: u64,
+        stale: &[bool],
         mut entries: Vec<Entry>,
         inserted: &[String],
     ) -> Result<Batch, StoreError> {
         let (seq, hash) = head_position(head_seq, head_hash)?;
         let skipped: Vec<Option<Appended>> = entries
             .iter()
-            .map(|e| {
-                if e.is_stale_at(registry_version) {
+            .zip(stale)
+            .map(|(e, stale)| {
+                if *stale {
                     Some(Appended::Stale)
                 } else if e.notice.as_ref().is_some_and(|n| !inserted.contains(&n.id)) {
                     Some(Appended::KeyTaken)
@@ -209,16 +208,36 @@ impl Batch {
 /// it checked the entries against, which the store's cache of facts then knows of.
 pub(super) type BatchOutcome = (Vec<Appended>, u64);
 
-/// The notices of the entries that are not stale at `registry_version`: the ones a batch tries
-/// to insert.
-pub(super) fn fresh_notices(
+/// The subjects whose versions a batch must read, under the chain's lock, to tell which of its
+/// entries are stale: those of entries decided before the registry was at `registry_version`.
+pub(super) fn subjects_behind(entries: &[Entry], registry_version: u64) -> Vec<&str> {
+    let mut subjects: Vec<&str> = entries
+        .iter()
+        .filter(|e| !e.is_current_at(registry_version))
+        .filter_map(|e| e.facts.as_ref().map(|f| f.subject.as_str()))
+        .collect();
+    subjects.sort_unstable();
+    subjects.dedup();
+    subjects
+}
+
+/// Per entry, whether it is stale: decided before the registry was at `registry_version`, and
+/// on facts about a subject whose version has moved since (`subject_versions`, as read under the
+/// chain's lock; a subject never written is at 0).
+pub(super) fn stale_entries(
     entries: &[Entry],
     registry_version: u64,
-) -> impl Iterator<Item = &NoticeRecord> {
+    subject_versions: &std::collections::HashMap<String, u64>,
+) -> Vec<bool> {
     entries
         .iter()
-        .filter(move |e| !e.is_stale_at(registry_version))
-        .filter_map(|e| e.notice.as_ref())
+        .map(|e| match &e.facts {
+            Some(facts) if !e.is_current_at(registry_version) => {
+                subject_versions.get(&facts.subject).copied().unwrap_or(0) != facts.subject_version
+            }
+            _ => false,
+        })
+        .collect()
 }
 
 /// The database form of a seq.

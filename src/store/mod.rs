@@ -34,9 +34,12 @@ pub struct SubjectRegistry {
     pub assignments: Vec<crate::registry::Assignment>,
     /// Every consent, oldest first.
     pub consents: Vec<crate::consent::Consent>,
-    /// The registry's version when these were read (read no later than they were): a decision
-    /// made on them is durable only while the registry is still at this version (decision 0029).
+    /// The registry's version when these were read (read no later than they were): the cache
+    /// keeps them while the registry is at this version (decision 0029).
     pub version: u64,
+    /// The subject's version when these were read (read no later than they were): a decision
+    /// made on them is durable only while the subject is still at this version.
+    pub subject_version: u64,
 }
 
 /// The database form of the registry's version, checked.

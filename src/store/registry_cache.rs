@@ -4,10 +4,9 @@
 //! Every decision reads its subject's assignments and consents. Kept here, they cost nothing the
 //! next time; on PostgreSQL that saves a round trip and the costliest statement a request runs.
 //! The cache may be behind — another replica may have written since — and that is safe: each
-//! entry carries the registry version it was read at, each decision's audit entry carries that
-//! version, and the batch that would make the decision durable refuses it when the registry's
-//! version, read under the chain's lock, is another ([`Appended::Stale`]). The request then
-//! decides again on facts read afresh.
+//! decision's audit entry carries the versions its facts were read at, and the batch that would
+//! make the decision durable refuses it when its subject's facts have been written since
+//! ([`Appended::Stale`]). The request then decides again on facts read afresh.
 //!
 //! INVARIANT: an entry is used only while its version is the newest this process knows of; a
 //! registry write or a batch that shows a newer one retires every older entry at once.

@@ -9,7 +9,7 @@ use sluse::{
     app::Application,
     audit::{
         self, Appended, AppenderConfig, AuditDecision, AuditLog, AuditReason, AuditRecord,
-        AuditStore, CheckpointSet, Entry, Outcome, Requester, Verification,
+        AuditStore, CheckpointSet, Entry, FactsStamp, Outcome, Requester, Verification,
         canonical::{link, unhex_hash},
         checkpoint::public_key,
         cli::write_jsonl,
@@ -285,7 +285,7 @@ fn notice_entry(key: &str, i: usize) -> Entry {
             response: Some(serde_json::json!({"status": 202, "body": {"i": i}})),
             created_at: at,
         }),
-        facts_version: None,
+        facts: None,
     }
 }
 
@@ -782,44 +782,72 @@ async fn lookups_find_a_subjects_records_in_every_epoch() {
     }
 }
 
-/// Another process (a replica, or the CLI) writes to the registry: this process's cached facts
-/// are behind, and the batch that would make a decision on them durable refuses it (decision 0029).
+/// Another process (a replica, or the CLI) writes about one subject: this process's cached facts
+/// are behind, and the batch that would make a decision on that subject's facts durable refuses
+/// it. Decisions about other subjects, made before the write, stand (decision 0029).
 #[tokio::test]
 async fn an_entry_decided_on_facts_a_registry_write_has_changed_writes_nothing() {
     for backend in Backend::all() {
         let fx = Fixture::new(backend.clone()).await;
-        let subject = Pseudonym::from_stored(format!("ps_{:064x}", 7));
-        let before = fx.store.registry_of(&subject).await.unwrap().version;
-        fx.tamper(&["UPDATE audit_head SET registry_version = registry_version + 1 WHERE id = 1"])
-            .await;
-        let cached = fx.store.registry_of(&subject).await.unwrap();
-        assert_eq!(cached.version, before, "{backend:?}: not heard of yet");
+        let written = Pseudonym::from_stored(format!("ps_{:064x}", 7));
+        let other = Pseudonym::from_stored(format!("ps_{:064x}", 8));
+        let before = fx.store.registry_of(&written).await.unwrap();
+        assert_eq!(before.subject_version, 0, "{backend:?}: never written");
+        let stamp = |subject: &Pseudonym, registry: u64, subject_version: u64| {
+            Some(FactsStamp {
+                registry,
+                subject: subject.as_str().to_owned(),
+                subject_version,
+            })
+        };
+        fx.tamper(&[
+            "UPDATE audit_head SET registry_version = registry_version + 1 WHERE id = 1",
+            &format!(
+                "INSERT INTO registry_versions (subject_pseudonym, version) VALUES ('{}', 1)",
+                written.as_str()
+            ),
+        ])
+        .await;
+        let cached = fx.store.registry_of(&written).await.unwrap();
+        assert_eq!(
+            cached.version, before.version,
+            "{backend:?}: not heard of yet"
+        );
 
         let outcomes = fx
             .store
             .append_entries(vec![
                 Entry {
-                    facts_version: Some(before),
+                    facts: stamp(&written, before.version, 0),
                     ..notice_entry("k1", 1)
                 },
                 Entry {
-                    facts_version: Some(before + 1),
+                    facts: stamp(&other, before.version, 0),
                     ..Entry::records(vec![record(2)])
                 },
-                Entry::records(vec![record(3)]),
+                Entry {
+                    facts: stamp(&other, before.version, 0),
+                    ..notice_entry("k2", 3)
+                },
+                Entry::records(vec![record(4)]),
             ])
             .await
             .unwrap();
         assert_eq!(outcomes[0], Appended::Stale, "{backend:?}");
-        assert!(
-            matches!(&outcomes[1], Appended::Chained(c) if c[0].seq == 1),
+        let seqs: Vec<Option<u64>> = outcomes[1..]
+            .iter()
+            .map(|o| match o {
+                Appended::Chained(c) => Some(c[0].seq),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            seqs,
+            [Some(1), Some(2), Some(3)],
             "{backend:?}: {outcomes:?}"
         );
-        assert!(
-            matches!(&outcomes[2], Appended::Chained(c) if c[0].seq == 2),
-            "{backend:?}: {outcomes:?}"
-        );
-        // Nothing of the stale entry: its key is free and no item was delivered.
+        // Nothing of the stale entry: its key is free and no item was delivered; the other
+        // subject's notice is stored and delivered.
         assert!(
             fx.store
                 .notice_by_key("nordskolen", "k1")
@@ -829,26 +857,34 @@ async fn an_entry_decided_on_facts_a_registry_write_has_changed_writes_nothing()
         );
         assert!(
             fx.store
-                .inbox("youth-unit", None, 10)
+                .notice_by_key("nordskolen", "k2")
                 .await
                 .unwrap()
-                .is_empty()
+                .is_some()
+        );
+        assert_eq!(
+            fx.store.inbox("youth-unit", None, 10).await.unwrap().len(),
+            1
         );
         // The batch told this process's cache: the facts are read afresh.
-        let fresh = fx.store.registry_of(&subject).await.unwrap();
-        assert_eq!(fresh.version, before + 1, "{backend:?}");
+        let fresh = fx.store.registry_of(&written).await.unwrap();
+        assert_eq!(
+            (fresh.version, fresh.subject_version),
+            (before.version + 1, 1),
+            "{backend:?}"
+        );
 
         // Decided again on the facts as they are, the notice commits.
         let again = fx
             .store
             .append_entries(vec![Entry {
-                facts_version: Some(fresh.version),
-                ..notice_entry("k1", 4)
+                facts: stamp(&written, fresh.version, fresh.subject_version),
+                ..notice_entry("k1", 5)
             }])
             .await
             .unwrap();
         assert!(
-            matches!(&again[0], Appended::Chained(c) if c[0].seq == 3),
+            matches!(&again[0], Appended::Chained(c) if c[0].seq == 4),
             "{backend:?}: {again:?}"
         );
         assert!(fx.verify(None).await.ok, "{backend:?}");

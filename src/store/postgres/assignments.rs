@@ -36,6 +36,7 @@ impl AssignmentStore for PgStore {
         .bind(instant_text(a.created_at))
         .execute(&mut *tx)
         .await?;
+        PgStore::bump_subject_version(&mut tx, a.subject.as_str()).await?;
         tx.commit().await?;
         self.registry_written(version);
         Ok(())
@@ -61,6 +62,9 @@ impl AssignmentStore for PgStore {
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
+        if let Some(row) = &row {
+            PgStore::bump_subject_version(&mut tx, &row.subject_pseudonym).await?;
+        }
         tx.commit().await?;
         self.registry_written(version);
         row.map(Assignment::try_from).transpose()

@@ -1,6 +1,8 @@
 //! The audit chain on PostgreSQL: each batch in one transaction that first locks the head row
 //! (`SELECT … FOR UPDATE`), so several gateway processes on one database append to one chain.
 
+use std::collections::HashMap;
+
 use super::{
     PgStore, column,
     notices::{ItemColumns, lock_head_and_insert_notices},
@@ -14,7 +16,10 @@ use crate::{
     notices::InboxItem,
     store::{
         StoreError,
-        audit::{AuditRow, Batch, BatchOutcome, CheckpointRow, basis_columns, db_seq, json_list},
+        audit::{
+            AuditRow, Batch, BatchOutcome, CheckpointRow, basis_columns, db_seq, json_list,
+            stale_entries, subjects_behind,
+        },
         registry_version,
     },
 };
@@ -188,12 +193,53 @@ pub(super) async fn append_entries(
     // INVARIANT: the head row stays locked until commit or rollback, so no other process can
     // chain after the same head, nor write to the registry (which updates the row's version):
     // the version read here holds until the commit.
-    let head = lock_head_and_insert_notices(&mut tx, &entries).await?;
+    let notices = entries
+        .iter()
+        .filter_map(|e| Some((e.notice.as_ref()?, e.facts.as_ref().map(|f| f.registry))));
+    let head = lock_head_and_insert_notices(&mut tx, notices).await?;
     let version = registry_version(head.registry_version)?;
-    let batch = Batch::plan(head.seq, &head.hash, version, entries, &head.inserted)?;
+    let mut inserted = head.inserted;
+    let behind = subjects_behind(&entries, version);
+    let stale = if behind.is_empty() {
+        vec![false; entries.len()]
+    } else {
+        // A registry write committed since some entry was decided: its subject's version, read
+        // now that the head is locked (so in a snapshot no later write can change), decides. The
+        // notices of those still current go in after the others.
+        let stale = stale_entries(
+            &entries,
+            version,
+            &subject_versions(&mut tx, &behind).await?,
+        );
+        let late = entries
+            .iter()
+            .zip(&stale)
+            .filter(|(e, stale)| !**stale && !e.is_current_at(version))
+            .filter_map(|(e, _)| Some((e.notice.as_ref()?, None)));
+        inserted.extend(lock_head_and_insert_notices(&mut tx, late).await?.inserted);
+        stale
+    };
+    let batch = Batch::plan(head.seq, &head.hash, &stale, entries, &inserted)?;
     insert_chained(&mut tx, &batch.chained(), &batch.items).await?;
     tx.commit().await?;
     Ok((batch.outcomes, version))
+}
+
+/// The versions of `subjects`, as committed (a subject never written is at 0).
+async fn subject_versions(
+    conn: &mut sqlx::PgConnection,
+    subjects: &[&str],
+) -> Result<HashMap<String, u64>, StoreError> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT subject_pseudonym, version FROM registry_versions \
+         WHERE subject_pseudonym = ANY($1)",
+    )
+    .bind(subjects)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.into_iter()
+        .map(|(subject, version)| Ok((subject, registry_version(version)?)))
+        .collect()
 }
 
 /// [`insert_chained`]'s statement. The records: one array per column of `INSERT_COLUMNS`, in its

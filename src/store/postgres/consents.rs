@@ -55,6 +55,7 @@ impl ConsentStore for PgStore {
         .bind(&c.recorded_by)
         .execute(&mut *tx)
         .await?;
+        PgStore::bump_subject_version(&mut tx, c.subject.as_str()).await?;
         tx.commit().await?;
         self.registry_written(version);
         Ok(())
@@ -99,6 +100,9 @@ impl ConsentStore for PgStore {
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
+        if let Some(row) = &row {
+            PgStore::bump_subject_version(&mut tx, &row.subject_pseudonym).await?;
+        }
         tx.commit().await?;
         self.registry_written(version);
         row.map(Consent::try_from).transpose()

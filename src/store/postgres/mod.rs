@@ -72,8 +72,8 @@ impl PgStore {
         self.pool.close().await;
     }
 
-    /// A subject's assignments and consents (the facts of a decision) and the registry's version:
-    /// from the registry cache, or read in one statement, each table's rows aggregated to JSON
+    /// A subject's assignments and consents (the facts of a decision) and the registry's and the
+    /// subject's versions: from the registry cache, or read in one statement, each table's rows aggregated to JSON
     /// in the orders of `assignments_of` and `consents_of`. Another replica may have written since
     /// a cached read; the audit batch then finds the decision stale (decision 0029).
     pub(super) async fn registry_of(
@@ -84,10 +84,11 @@ impl PgStore {
             return Ok(cached);
         }
         // One statement, so one snapshot: the version is the one these rows are at.
-        let (version, assignments, consents): (i64, String, String) =
+        let (version, subject_version, assignments, consents): (i64, i64, String, String) =
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 "SELECT \
                  (SELECT registry_version FROM audit_head WHERE id = 1), \
+                 coalesce((SELECT version FROM registry_versions WHERE subject_pseudonym = $1), 0), \
                  (SELECT coalesce(json_agg(a ORDER BY a.created_at DESC, a.id), '[]')::text \
                   FROM (SELECT {} FROM assignments WHERE subject_pseudonym = $1) AS a), \
                  (SELECT coalesce(json_agg(c ORDER BY c.recorded_at, c.id), '[]')::text \
@@ -113,6 +114,7 @@ impl PgStore {
                 .map(TryFrom::try_from)
                 .collect::<Result<_, _>>()?,
             version: crate::store::registry_version(version)?,
+            subject_version: crate::store::registry_version(subject_version)?,
         });
         self.registry.put(subject.as_str(), registry.clone());
         Ok(registry)
@@ -121,7 +123,9 @@ impl PgStore {
     /// Adds one to the registry's version in `tx`, a write to assignments or consents, and
     /// returns the new version (decision 0029). It locks the chain's head row, as each audit
     /// batch does, so the write waits for the batch in progress, and every later batch sees
-    /// the new version. The caller passes it to [`Self::registry_written`] once committed.
+    /// the new versions. The caller adds one to the subject's version too
+    /// ([`Self::bump_subject_version`]) and passes the registry's version to
+    /// [`Self::registry_written`] once committed.
     pub(super) async fn bump_registry_version(
         tx: &mut sqlx::PgConnection,
     ) -> Result<u64, StoreError> {
@@ -132,6 +136,23 @@ impl PgStore {
         .fetch_one(&mut *tx)
         .await?;
         crate::store::registry_version(version)
+    }
+
+    /// Adds one to `subject`'s version in `tx`, a write about the subject that holds the head
+    /// row locked ([`Self::bump_registry_version`]).
+    pub(super) async fn bump_subject_version(
+        tx: &mut sqlx::PgConnection,
+        subject: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO registry_versions (subject_pseudonym, version) VALUES ($1, 1) \
+             ON CONFLICT (subject_pseudonym) \
+             DO UPDATE SET version = registry_versions.version + 1",
+        )
+        .bind(subject)
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
     }
 
     /// Retires the cached facts read before a registry write committed at `version` (an audit

@@ -4,7 +4,6 @@ use jiff::Timestamp;
 
 use super::{PgStore, column};
 use crate::{
-    audit::Entry,
     notices::{InboxItem, NoticeRecord, NoticeStore, Received},
     store::{
         StoreError,
@@ -34,22 +33,21 @@ pub(super) struct LockedHead {
     pub inserted: Vec<String>,
 }
 
-/// Locks the chain's head row and inserts the notices (answers included) of the entries that
-/// are not stale under their idempotency keys, in one statement: the first of a batch's round
-/// trips under the lock is the head's and the notices' both (decision 0030).
+/// Locks the chain's head row and inserts `notices` (answers included) under their idempotency
+/// keys, in one statement: the first of a batch's round trips under the lock is the head's and
+/// the notices' both (decision 0030). Each notice comes with the registry version its entry was
+/// decided at, if any; one decided at another version than the head's is left out (its subject's
+/// version decides then, read in a later statement).
 ///
 /// A notice whose key is taken, also by an earlier one of the same batch or by another
 /// process's uncommitted one (waited for), is not inserted. The head is locked before any notice
 /// is: each notice row is joined to the locked head row, so a process waiting on another's
 /// uncommitted idempotency key holds no lock that one needs.
-pub(super) async fn lock_head_and_insert_notices(
+pub(super) async fn lock_head_and_insert_notices<'a>(
     conn: &mut sqlx::PgConnection,
-    entries: &[Entry],
+    notices: impl Iterator<Item = (&'a NoticeRecord, Option<u64>)>,
 ) -> Result<LockedHead, StoreError> {
-    let notices: Vec<(&NoticeRecord, Option<u64>)> = entries
-        .iter()
-        .filter_map(|e| e.notice.as_ref().map(|n| (n, e.facts_version)))
-        .collect();
+    let notices: Vec<(&NoticeRecord, Option<u64>)> = notices.collect();
     let n = notices.len();
     let (mut id, mut dept, mut sub) = (column(n), column(n), column(n));
     let (mut key, mut digest, mut kind) = (column(n), column(n), column(n));
@@ -94,9 +92,9 @@ pub(super) async fn lock_head_and_insert_notices(
     })
 }
 
-/// [`lock_head_and_insert_notices`]' statement. A notice whose entry was decided on facts of
-/// another registry version (`facts`) is left out, as the batch then skips its entry as stale.
-/// The notices go in in the batch's order, so the first of two with one key is the one kept.
+/// [`lock_head_and_insert_notices`]' statement. A notice whose entry was decided at another
+/// registry version (`facts`) is left out. The notices go in in the batch's order, so the first
+/// of two with one key is the one kept.
 const LOCK_HEAD_AND_INSERT_NOTICES: &str = "WITH head AS (\
      SELECT seq, hash, registry_version FROM audit_head WHERE id = 1 FOR UPDATE), \
      inserted AS (INSERT INTO notices (id, sender_dept, sender_sub, idempotency_key, body_digest, \

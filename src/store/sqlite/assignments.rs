@@ -34,6 +34,7 @@ impl AssignmentStore for SqliteStore {
         .bind(instant_text(a.created_at))
         .execute(&mut *tx)
         .await?;
+        Self::bump_subject_version(&mut tx, a.subject.as_str()).await?;
         tx.commit().await?;
         self.registry_written(version);
         Ok(())
@@ -57,6 +58,9 @@ impl AssignmentStore for SqliteStore {
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
+        if let Some(row) = &row {
+            Self::bump_subject_version(&mut tx, &row.subject_pseudonym).await?;
+        }
         tx.commit().await?;
         self.registry_written(version);
         row.map(Assignment::try_from).transpose()

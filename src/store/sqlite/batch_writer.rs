@@ -10,6 +10,7 @@
 //! shapes to bound.
 
 use std::{
+    collections::HashMap,
     path::Path,
     sync::{Arc, Mutex, PoisonError},
     time::Duration,
@@ -22,7 +23,9 @@ use crate::{
     notices::{InboxItem, NoticeRecord},
     store::{
         StoreError,
-        audit::{Batch, BatchOutcome, basis_columns, db_seq, fresh_notices, json_list},
+        audit::{
+            Batch, BatchOutcome, basis_columns, db_seq, json_list, stale_entries, subjects_behind,
+        },
         consents::json_text,
         instant_text,
     },
@@ -118,8 +121,18 @@ fn append(conn: &mut Connection, entries: Vec<Entry>) -> Result<BatchOutcome, St
         .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))))
         .map_err(store_error)?;
     let version = crate::store::registry_version(version)?;
-    let inserted = insert_notices(&tx, fresh_notices(&entries, version))?;
-    let batch = Batch::plan(head_seq, &head_hash, version, entries, &inserted)?;
+    let stale = stale_entries(
+        &entries,
+        version,
+        &subject_versions(&tx, &entries, version)?,
+    );
+    let fresh = entries
+        .iter()
+        .zip(&stale)
+        .filter(|(_, stale)| !**stale)
+        .filter_map(|(e, _)| e.notice.as_ref());
+    let inserted = insert_notices(&tx, fresh)?;
+    let batch = Batch::plan(head_seq, &head_hash, &stale, entries, &inserted)?;
     let chained = batch.chained();
     let mut insert = tx.prepare_cached(INSERT_RECORD).map_err(store_error)?;
     for c in &chained {
@@ -170,6 +183,25 @@ fn insert_record(
         ])
         .map_err(store_error)?;
     Ok(())
+}
+
+/// The versions of the subjects of the entries decided before the registry was at
+/// `registry_version` (none, usually: only a registry write since makes one).
+fn subject_versions(
+    tx: &rusqlite::Transaction<'_>,
+    entries: &[Entry],
+    registry_version: u64,
+) -> Result<HashMap<String, u64>, StoreError> {
+    let mut versions = HashMap::new();
+    for subject in subjects_behind(entries, registry_version) {
+        let version: Option<i64> = tx
+            .prepare_cached("SELECT version FROM registry_versions WHERE subject_pseudonym = ?1")
+            .and_then(|mut s| s.query_row([subject], |r| r.get(0)).optional())
+            .map_err(store_error)?;
+        let version = crate::store::registry_version(version.unwrap_or(0))?;
+        versions.insert(subject.to_owned(), version);
+    }
+    Ok(versions)
 }
 
 /// Inserts notices under their idempotency keys; returns the ids of those inserted (not those

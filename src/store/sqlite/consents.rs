@@ -50,6 +50,7 @@ impl ConsentStore for SqliteStore {
         .bind(&c.recorded_by)
         .execute(&mut *tx)
         .await?;
+        Self::bump_subject_version(&mut tx, c.subject.as_str()).await?;
         tx.commit().await?;
         self.registry_written(version);
         Ok(())
@@ -92,6 +93,9 @@ impl ConsentStore for SqliteStore {
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?;
+        if let Some(row) = &row {
+            Self::bump_subject_version(&mut tx, &row.subject_pseudonym).await?;
+        }
         tx.commit().await?;
         self.registry_written(version);
         row.map(Consent::try_from).transpose()

@@ -198,8 +198,9 @@ impl SqliteStore {
 
     /// Adds one to the registry's version in `tx`, a write to assignments or consents, and
     /// returns the new version (decision 0029). The caller holds [`Self::write_lock`], which
-    /// orders the write with every audit batch, and passes the version to [`Self::registry_written`]
-    /// once committed.
+    /// orders the write with every audit batch, adds one to the subject's version too
+    /// ([`Self::bump_subject_version`]) when it knows the subject, and passes the registry's
+    /// version to [`Self::registry_written`] once committed.
     pub(super) async fn bump_registry_version(
         tx: &mut sqlx::SqliteConnection,
     ) -> Result<u64, StoreError> {
@@ -210,6 +211,21 @@ impl SqliteStore {
         .fetch_one(&mut *tx)
         .await?;
         crate::store::registry_version(version)
+    }
+
+    /// Adds one to `subject`'s version in `tx`, a write about the subject.
+    pub(super) async fn bump_subject_version(
+        tx: &mut sqlx::SqliteConnection,
+        subject: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO registry_versions (subject_pseudonym, version) VALUES ($1, 1) \
+             ON CONFLICT (subject_pseudonym) DO UPDATE SET version = version + 1",
+        )
+        .bind(subject)
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
     }
 
     /// Retires the cached facts read before a registry write committed at `version`.
@@ -232,10 +248,11 @@ impl SqliteStore {
         self.writer.clone().lock_owned().await
     }
 
-    /// A subject's assignments and consents (the facts of a decision) and the registry's version:
-    /// from the registry cache, or read on one connection (the pool charges a round trip to the
-    /// connection on every release, so reads on one connection cost one acquire and one ping).
-    /// The version is read first: rows newer than it make a decision on them stale, never wrong.
+    /// A subject's assignments and consents (the facts of a decision) and the registry's and the
+    /// subject's versions: from the registry cache, or read on one connection (the pool charges a
+    /// round trip to the connection on every release, so reads on one connection cost one acquire
+    /// and one ping). The versions are read first: rows newer than them make a decision on them
+    /// stale, never wrong.
     pub(super) async fn registry_of(
         &self,
         subject: &crate::cpr::Pseudonym,
@@ -244,12 +261,16 @@ impl SqliteStore {
             return Ok(cached);
         }
         let mut conn = self.pool.acquire().await?;
-        let version: i64 =
-            sqlx::query_scalar("SELECT registry_version FROM audit_head WHERE id = 1")
-                .fetch_one(&mut *conn)
-                .await?;
+        let (version, subject_version): (i64, i64) = sqlx::query_as(
+            "SELECT registry_version, coalesce((SELECT version FROM registry_versions \
+             WHERE subject_pseudonym = $1), 0) FROM audit_head WHERE id = 1",
+        )
+        .bind(subject.as_str())
+        .fetch_one(&mut *conn)
+        .await?;
         let registry = Arc::new(SubjectRegistry {
             version: crate::store::registry_version(version)?,
+            subject_version: crate::store::registry_version(subject_version)?,
             assignments: assignments::assignments_of(&mut *conn, subject).await?,
             consents: consents::consents_of(&mut *conn, subject).await?,
         });
