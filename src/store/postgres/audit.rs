@@ -211,12 +211,16 @@ pub(super) async fn append_entries(
             version,
             &subject_versions(&mut tx, &behind).await?,
         );
-        let late = entries
+        let late: Vec<_> = entries
             .iter()
             .zip(&stale)
             .filter(|(e, stale)| !**stale && !e.is_current_at(version))
-            .filter_map(|(e, _)| Some((e.notice.as_ref()?, None)));
-        inserted.extend(lock_head_and_insert_notices(&mut tx, late).await?.inserted);
+            .filter_map(|(e, _)| Some((e.notice.as_ref()?, None)))
+            .collect();
+        if !late.is_empty() {
+            let late = lock_head_and_insert_notices(&mut tx, late.into_iter()).await?;
+            inserted.extend(late.inserted);
+        }
         stale
     };
     let batch = Batch::plan(head.seq, &head.hash, &stale, entries, &inserted)?;
