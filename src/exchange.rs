@@ -242,7 +242,10 @@ async fn append_decided(
     };
     match append_entry(state, entry).await? {
         Appended::Chained(_) => Ok(Some(id)),
-        Appended::Stale => Ok(None),
+        Appended::Stale => {
+            crate::ops::metrics::inc("sluse_stale_decisions_total", &[("path", "requests")]);
+            Ok(None)
+        }
         Appended::KeyTaken => Err(ApiError::Unavailable(
             "the appender skipped a record; nothing was released".to_owned(),
         )),

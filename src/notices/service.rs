@@ -98,7 +98,9 @@ pub async fn submit(
             Appended::Chained(_) => return Ok(answer),
             Appended::KeyTaken => return replay(state, sender, &notice).await,
             // A registry write overtook the decisions; nothing was written: decide again.
-            Appended::Stale => {}
+            Appended::Stale => {
+                crate::ops::metrics::inc("sluse_stale_decisions_total", &[("path", "notices")]);
+            }
         }
     }
     Err(exchange::changing_facts())

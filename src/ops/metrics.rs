@@ -13,7 +13,7 @@ use std::{
 };
 
 /// Every series this process exports: name, type, help.
-const FAMILIES: [(&str, &str, &str); 14] = [
+const FAMILIES: [(&str, &str, &str); 15] = [
     (
         "sluse_http_requests_total",
         "counter",
@@ -28,6 +28,11 @@ const FAMILIES: [(&str, &str, &str); 14] = [
         "sluse_decisions_total",
         "counter",
         "Audited decisions, by decision, outcome and reason code (`none` for a permit).",
+    ),
+    (
+        "sluse_stale_decisions_total",
+        "counter",
+        "Decisions refused by the audit batch because their subject's consents or assignments were written meanwhile, and made again, by path.",
     ),
     (
         "sluse_audit_batch_size",

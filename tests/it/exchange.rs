@@ -877,6 +877,7 @@ async fn a_consent_withdrawn_while_the_source_answers_releases_nothing() {
             .source
             .behave(Behaviour::Sleep(Duration::from_millis(700)));
 
+        let stale_before = stale_decisions(&world).await;
         let pull = world.pull(CONTACT, &emma, "social.measures", "social-services");
         let withdraw = async {
             // Once the permit is decided and the source is asked.
@@ -910,7 +911,18 @@ async fn a_consent_withdrawn_while_the_source_answers_releases_nothing() {
             body["disclosure_id"].as_str().unwrap()
         );
         assert_eq!(world.verify().await["ok"], true);
+        // Operators see it (the registry is the process's: other tests may add to it, never take).
+        assert!(stale_decisions(&world).await > stale_before);
     }
+}
+
+/// `sluse_stale_decisions_total{path="requests"}` from `/metrics`.
+async fn stale_decisions(world: &World) -> u64 {
+    let metrics = world.app.get("/metrics", None).await.text().await.unwrap();
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("sluse_stale_decisions_total{path=\"requests\"} "))
+        .map_or(0, |n| n.trim().parse().unwrap())
 }
 
 /// Each registry write is in force for the very next decision about the subject, although the
