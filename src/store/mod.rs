@@ -42,6 +42,16 @@ pub struct SubjectRegistry {
     pub subject_version: u64,
 }
 
+/// Adds one to the registry's version (on the chain's head row) and returns it: the first
+/// statement of every write to consents or assignments, on both backends (decision 0029).
+const BUMP_REGISTRY_VERSION: &str = "UPDATE audit_head SET registry_version = registry_version + 1 \
+     WHERE id = 1 RETURNING registry_version";
+
+/// Adds one to the version of subject `$1` (absent: 0), in the same write, on both backends.
+const BUMP_SUBJECT_VERSION: &str = "INSERT INTO registry_versions (subject_pseudonym, version) \
+     VALUES ($1, 1) ON CONFLICT (subject_pseudonym) \
+     DO UPDATE SET version = registry_versions.version + 1";
+
 /// The database form of the registry's version, checked.
 fn registry_version(version: i64) -> Result<u64, StoreError> {
     u64::try_from(version)

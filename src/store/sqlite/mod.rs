@@ -204,12 +204,9 @@ impl SqliteStore {
     pub(super) async fn bump_registry_version(
         tx: &mut sqlx::SqliteConnection,
     ) -> Result<u64, StoreError> {
-        let version: i64 = sqlx::query_scalar(
-            "UPDATE audit_head SET registry_version = registry_version + 1 WHERE id = 1 \
-             RETURNING registry_version",
-        )
-        .fetch_one(&mut *tx)
-        .await?;
+        let version: i64 = sqlx::query_scalar(crate::store::BUMP_REGISTRY_VERSION)
+            .fetch_one(&mut *tx)
+            .await?;
         crate::store::registry_version(version)
     }
 
@@ -218,13 +215,10 @@ impl SqliteStore {
         tx: &mut sqlx::SqliteConnection,
         subject: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO registry_versions (subject_pseudonym, version) VALUES ($1, 1) \
-             ON CONFLICT (subject_pseudonym) DO UPDATE SET version = version + 1",
-        )
-        .bind(subject)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(crate::store::BUMP_SUBJECT_VERSION)
+            .bind(subject)
+            .execute(&mut *tx)
+            .await?;
         Ok(())
     }
 
