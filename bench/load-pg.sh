@@ -18,7 +18,8 @@
 # ENDPOINTS ("notices pulls"), THREADS (total wrk threads, 2), ROUNDS (1), WARMUP (s, 2),
 # GW_PORT (18290), GW2_PORT (18291), GW3_PORT (18292, replica 1 with GW_CPU),
 # PG_ADMIN_URL (postgres://postgres@127.0.0.1:5432/test),
-# PIN_GW / PIN_WRK (CPU lists for `taskset -c`: the replicas / wrk; unset = not pinned; the
+# PG_SETUP_SQL (SQL run on the bench database after the sanity checks, before measuring: an
+# experiment's schema change), PIN_GW / PIN_WRK (CPU lists for `taskset -c`: the replicas / wrk; unset = not pinned; the
 # PostgreSQL server is shared and never pinned), GW_CPU (cores each replica may use, as a pod's
 # `resources.limits.cpu`, e.g. 0.4: a cgroup-v1 CPU quota under /sys/fs/cgroup/cpu, needs root;
 # unset = no limit), NO_BUILD=1, CARGO_TARGET_DIR, KEEP=1 (keep logs).
@@ -151,6 +152,9 @@ for i in 0 1; do
   [[ "$(jq -r '.data | type' <<<"$answer")" == object ]] \
     || { echo "replica $((i + 1)): the pull request is not permitted: $answer" >&2; exit 1; }
 done
+
+# An experiment's schema change (an index dropped, say), run on the bench database before measuring.
+[[ -n "${PG_SETUP_SQL:-}" ]] && sql "$PG_SETUP_SQL" >/dev/null
 
 # --- measurements --------------------------------------------------------------------------------
 clk_tck="$(getconf CLK_TCK)"

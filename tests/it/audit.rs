@@ -891,6 +891,102 @@ async fn an_entry_decided_on_facts_a_registry_write_has_changed_writes_nothing()
     }
 }
 
+/// A stale entry's notice and a current one with the same key in one batch: whichever the backend
+/// keeps, the current one is never told its key is taken by a notice that does not commit (its
+/// retry would find nothing to replay).
+#[tokio::test]
+async fn a_key_held_by_a_stale_entry_of_the_batch_is_not_answered_as_taken() {
+    for backend in Backend::all() {
+        let fx = Fixture::new(backend.clone()).await;
+        let subject = Pseudonym::from_stored(format!("ps_{:064x}", 9));
+        let before = fx.store.registry_of(&subject).await.unwrap();
+        fx.tamper(&[
+            "UPDATE audit_head SET registry_version = registry_version + 1 WHERE id = 1",
+            &format!(
+                "INSERT INTO registry_versions (subject_pseudonym, version) VALUES ('{}', 1)",
+                subject.as_str()
+            ),
+        ])
+        .await;
+        let stamp = |registry: u64, subject_version: u64| {
+            Some(FactsStamp {
+                registry,
+                subject: subject.as_str().to_owned(),
+                subject_version,
+            })
+        };
+        let outcomes = fx
+            .store
+            .append_entries(vec![
+                Entry {
+                    facts: stamp(before.version, 0),
+                    ..notice_entry("k1", 1)
+                },
+                Entry {
+                    facts: stamp(before.version + 1, 1),
+                    ..notice_entry("k1", 2)
+                },
+            ])
+            .await
+            .unwrap();
+        assert_eq!(outcomes[0], Appended::Stale, "{backend:?}");
+        let stored = fx.store.notice_by_key("nordskolen", "k1").await.unwrap();
+        match &outcomes[1] {
+            Appended::Chained(_) => assert_eq!(
+                stored.map(|n| n.body_digest).as_deref(),
+                Some("digest-2"),
+                "{backend:?}"
+            ),
+            Appended::Stale => assert!(stored.is_none(), "{backend:?}"),
+            Appended::KeyTaken => panic!("{backend:?}: told its key is taken by a stale notice"),
+        }
+        assert!(fx.verify(None).await.ok, "{backend:?}");
+    }
+}
+
+/// Two processes append batches that share idempotency keys, listed in opposite orders, at the
+/// same time: neither waits on the other forever, and each key is kept exactly once.
+#[tokio::test]
+async fn batches_of_two_processes_sharing_keys_in_opposite_orders_both_complete() {
+    for backend in Backend::all() {
+        let fx = Fixture::new(backend.clone()).await;
+        let other = Store::connect(&fx.config.database, OpenMode::Existing)
+            .await
+            .unwrap();
+        for round in 0..20 {
+            let (a, b) = (format!("a{round}"), format!("b{round}"));
+            let (mine, theirs) = tokio::join!(
+                fx.store
+                    .append_entries(vec![notice_entry(&a, 1), notice_entry(&b, 2)]),
+                other.append_entries(vec![notice_entry(&b, 3), notice_entry(&a, 4)]),
+            );
+            let (mine, theirs) = (mine.unwrap(), theirs.unwrap());
+            // Per key: was it chained by this process, and by the other.
+            let chained = |o: &Appended| matches!(o, Appended::Chained(_));
+            let keys = [
+                (&a, chained(&mine[0]), chained(&theirs[1])),
+                (&b, chained(&mine[1]), chained(&theirs[0])),
+            ];
+            for (key, here, there) in keys {
+                assert!(
+                    here ^ there,
+                    "{backend:?}: key {key}: {mine:?} / {theirs:?}"
+                );
+                assert!(
+                    fx.store
+                        .notice_by_key("nordskolen", key)
+                        .await
+                        .unwrap()
+                        .is_some(),
+                    "{backend:?}: key {key}"
+                );
+            }
+        }
+        assert!(fx.verify(None).await.ok, "{backend:?}");
+        other.close().await;
+    }
+}
+
 #[tokio::test]
 async fn an_entry_whose_idempotency_key_is_taken_writes_nothing_and_the_rest_of_its_batch_commits()
 {
