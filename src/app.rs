@@ -18,6 +18,7 @@ use crate::{
     config::Config,
     cpr::PseudonymKey,
     keys::{self, KeyError, SharedSigningKey, SigningKey},
+    notices::Sealer,
     ops::{ConcurrencyLimit, RateLimits},
     policy::{PolicyBundle, PolicyErrors},
     server,
@@ -87,6 +88,7 @@ struct Inner {
     concurrency: ConcurrencyLimit,
     clock: SharedClock,
     pseudonym_key: PseudonymKey,
+    sealer: Sealer,
     signing_key: SharedSigningKey,
     sources: Sources,
     audit: AuditLog,
@@ -140,6 +142,10 @@ impl AppState {
     pub fn pseudonym_key(&self) -> &PseudonymKey {
         &self.inner.pseudonym_key
     }
+    /// Seals and opens inbox items, with the key derived from the pseudonym key at start.
+    pub fn sealer(&self) -> &Sealer {
+        &self.inner.sealer
+    }
     /// The source systems of pull requests.
     pub fn sources(&self) -> &Sources {
         &self.inner.sources
@@ -180,6 +186,7 @@ impl Application {
         auth::jwt_ring::check_installed().map_err(|e| StartError::Crypto(e.to_string()))?;
         let signing_key = keys::load_signing_key(&config.audit.signing_key)?;
         let pseudonym_key = keys::load_pseudonym_key(&config.audit.pseudonym_key)?;
+        let sealer = Sealer::new(&pseudonym_key).map_err(|e| StartError::Crypto(e.to_string()))?;
         let bundle =
             PolicyBundle::load(&config.policies.dir).map_err(|errors| StartError::Policy {
                 dir: config.policies.dir.display().to_string(),
@@ -233,6 +240,7 @@ impl Application {
                 concurrency,
                 clock,
                 pseudonym_key,
+                sealer,
                 signing_key,
                 sources,
                 audit,

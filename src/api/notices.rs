@@ -16,7 +16,7 @@ use crate::{
     app::AppState,
     auth::Principal,
     cpr::Cpr,
-    notices::{NoticeStore, Received, Sealer, service},
+    notices::{NoticeStore, Received, service},
     policy::Basis,
 };
 
@@ -131,8 +131,7 @@ pub async fn inbox(
     }
     let after = query.cursor.as_deref().map(decode_cursor).transpose()?;
     let items = state.store().inbox(&principal.dept, after, limit).await?;
-    let sealer =
-        Sealer::new(state.pseudonym_key()).map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let sealer = state.sealer();
     let next_cursor = items.last().map(|r| encode_cursor(r.seq));
     let items = items
         .into_iter()

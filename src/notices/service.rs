@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::{InboxItem, NoticeRecord, NoticeStore, Sealed, Sealer};
+use super::{InboxItem, NoticeRecord, NoticeStore, Sealed};
 use crate::{
     api::{ApiError, Problem},
     app::AppState,
@@ -174,8 +174,7 @@ async fn decide(
         };
         return Ok((answer, Entry::records(vec![record])));
     }
-    let sealer =
-        Sealer::new(state.pseudonym_key()).map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let sealer = state.sealer();
     let subject = subject_text(&notice.subject);
     let mut records = Vec::with_capacity(routes.len());
     let mut items = Vec::new();

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::{InboxItem, NoticeStore, Sealed, Sealer};
+use super::{InboxItem, NoticeStore, Sealed};
 use crate::{
     api::ApiError,
     app::AppState,
@@ -69,8 +69,7 @@ pub async fn notify_past_recipients(
     if by_recipient.is_empty() {
         return Ok(Vec::new());
     }
-    let sealer =
-        Sealer::new(state.pseudonym_key()).map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let sealer = state.sealer();
     let mut records = Vec::new();
     let mut items = Vec::new();
     for (recipient, disclosures) in &by_recipient {
