@@ -58,6 +58,42 @@ fn registry_version(version: i64) -> Result<u64, StoreError> {
         .map_err(|_| StoreError::Corrupt("the registry version is negative".to_owned()))
 }
 
+/// Adds one to the registry's version in `tx`, a write to assignments or consents, and returns
+/// the new version (decision 0029). On PostgreSQL the `UPDATE` locks the chain's head row, as each
+/// audit batch does; on SQLite the caller holds the store's write lock, which orders the write
+/// with every batch. Either way the caller adds one to the subject's version too
+/// ([`bump_subject_version`]) and passes the registry's version to the store's
+/// `registry_written` once committed.
+async fn bump_registry_version<DB>(tx: &mut DB::Connection) -> Result<u64, StoreError>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    i64: for<'r> sqlx::Decode<'r, DB> + sqlx::Type<DB>,
+    usize: sqlx::ColumnIndex<DB::Row>,
+{
+    let version: i64 = sqlx::query_scalar::<DB, i64>(BUMP_REGISTRY_VERSION)
+        .fetch_one(&mut *tx)
+        .await?;
+    registry_version(version)
+}
+
+/// Adds one to `subject`'s version in `tx`, a write about the subject made with
+/// [`bump_registry_version`].
+async fn bump_subject_version<DB>(tx: &mut DB::Connection, subject: &str) -> Result<(), StoreError>
+where
+    DB: sqlx::Database,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    for<'a> &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    sqlx::query::<DB>(BUMP_SUBJECT_VERSION)
+        .bind(subject)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
 /// A storage failure. Messages name the operation, never the data.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

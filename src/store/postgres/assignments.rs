@@ -18,7 +18,7 @@ pub(super) const COLUMNS: &str = "id::text AS id, subject_pseudonym, contact_per
 impl AssignmentStore for PgStore {
     async fn insert_assignment(&self, a: &Assignment) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
-        let version = PgStore::bump_registry_version(&mut tx).await?;
+        let version = crate::store::bump_registry_version::<sqlx::Postgres>(&mut tx).await?;
         sqlx::query(
             "INSERT INTO assignments (id, subject_pseudonym, contact_person, department, start_date, \
              status, end_reason, ended_at, created_by, created_at) \
@@ -36,7 +36,7 @@ impl AssignmentStore for PgStore {
         .bind(instant_text(a.created_at))
         .execute(&mut *tx)
         .await?;
-        PgStore::bump_subject_version(&mut tx, a.subject.as_str()).await?;
+        crate::store::bump_subject_version::<sqlx::Postgres>(&mut tx, a.subject.as_str()).await?;
         tx.commit().await?;
         self.registry_written(version);
         Ok(())
@@ -52,7 +52,7 @@ impl AssignmentStore for PgStore {
             return Ok(None);
         }
         let mut tx = self.pool().begin().await?;
-        let version = PgStore::bump_registry_version(&mut tx).await?;
+        let version = crate::store::bump_registry_version::<sqlx::Postgres>(&mut tx).await?;
         let row: Option<AssignmentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "UPDATE assignments SET status = 'ended', end_reason = $1, ended_at = $2::timestamptz \
              WHERE id = $3::uuid AND status = 'active' RETURNING {COLUMNS}"
@@ -63,7 +63,8 @@ impl AssignmentStore for PgStore {
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(row) = &row {
-            PgStore::bump_subject_version(&mut tx, &row.subject_pseudonym).await?;
+            crate::store::bump_subject_version::<sqlx::Postgres>(&mut tx, &row.subject_pseudonym)
+                .await?;
         }
         tx.commit().await?;
         self.registry_written(version);

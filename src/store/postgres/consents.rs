@@ -23,7 +23,7 @@ pub(super) const COLUMNS: &str = "id::text AS id, subject_pseudonym, givers::tex
 impl ConsentStore for PgStore {
     async fn insert_consent(&self, c: &Consent) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
-        let version = PgStore::bump_registry_version(&mut tx).await?;
+        let version = crate::store::bump_registry_version::<sqlx::Postgres>(&mut tx).await?;
         sqlx::query(
             "INSERT INTO consents (id, subject_pseudonym, givers, categories, recipients, purposes, \
              special_categories, valid_from, valid_until, evidence, policy_version, recorded_by, \
@@ -55,7 +55,7 @@ impl ConsentStore for PgStore {
         .bind(&c.recorded_by)
         .execute(&mut *tx)
         .await?;
-        PgStore::bump_subject_version(&mut tx, c.subject.as_str()).await?;
+        crate::store::bump_subject_version::<sqlx::Postgres>(&mut tx, c.subject.as_str()).await?;
         tx.commit().await?;
         self.registry_written(version);
         Ok(())
@@ -70,7 +70,7 @@ impl ConsentStore for PgStore {
             return Ok(None);
         }
         let mut tx = self.pool().begin().await?;
-        let version = PgStore::bump_registry_version(&mut tx).await?;
+        let version = crate::store::bump_registry_version::<sqlx::Postgres>(&mut tx).await?;
         let updated = sqlx::query(
             "UPDATE consents SET withdrawn_at = $1::timestamptz, withdrawn_by = $2, withdraw_reason = $3 \
              WHERE id = $4::uuid AND withdrawn_at IS NULL",
@@ -101,7 +101,8 @@ impl ConsentStore for PgStore {
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(row) = &row {
-            PgStore::bump_subject_version(&mut tx, &row.subject_pseudonym).await?;
+            crate::store::bump_subject_version::<sqlx::Postgres>(&mut tx, &row.subject_pseudonym)
+                .await?;
         }
         tx.commit().await?;
         self.registry_written(version);

@@ -120,34 +120,6 @@ impl PgStore {
         Ok(registry)
     }
 
-    /// Adds one to the registry's version in `tx`, a write to assignments or consents, and
-    /// returns the new version (decision 0029). It locks the chain's head row, as each audit
-    /// batch does, so the write waits for the batch in progress, and every later batch sees
-    /// the new versions. The caller adds one to the subject's version too
-    /// ([`Self::bump_subject_version`]) and passes the registry's version to
-    /// [`Self::registry_written`] once committed.
-    pub(super) async fn bump_registry_version(
-        tx: &mut sqlx::PgConnection,
-    ) -> Result<u64, StoreError> {
-        let version: i64 = sqlx::query_scalar(crate::store::BUMP_REGISTRY_VERSION)
-            .fetch_one(&mut *tx)
-            .await?;
-        crate::store::registry_version(version)
-    }
-
-    /// Adds one to `subject`'s version in `tx`, a write about the subject that holds the head
-    /// row locked ([`Self::bump_registry_version`]).
-    pub(super) async fn bump_subject_version(
-        tx: &mut sqlx::PgConnection,
-        subject: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(crate::store::BUMP_SUBJECT_VERSION)
-            .bind(subject)
-            .execute(&mut *tx)
-            .await?;
-        Ok(())
-    }
-
     /// Retires the cached facts read before a registry write committed at `version` (an audit
     /// batch reports the versions of other replicas' writes).
     pub(super) fn registry_written(&self, version: u64) {

@@ -16,7 +16,7 @@ impl AssignmentStore for SqliteStore {
     async fn insert_assignment(&self, a: &Assignment) -> Result<(), StoreError> {
         let _write = self.write_lock().await;
         let mut tx = self.pool().begin().await?;
-        let version = Self::bump_registry_version(&mut tx).await?;
+        let version = crate::store::bump_registry_version::<sqlx::Sqlite>(&mut tx).await?;
         sqlx::query(
             "INSERT INTO assignments (id, subject_pseudonym, contact_person, department, start_date, \
              status, end_reason, ended_at, created_by, created_at) \
@@ -34,7 +34,7 @@ impl AssignmentStore for SqliteStore {
         .bind(instant_text(a.created_at))
         .execute(&mut *tx)
         .await?;
-        Self::bump_subject_version(&mut tx, a.subject.as_str()).await?;
+        crate::store::bump_subject_version::<sqlx::Sqlite>(&mut tx, a.subject.as_str()).await?;
         tx.commit().await?;
         self.registry_written(version);
         Ok(())
@@ -48,7 +48,7 @@ impl AssignmentStore for SqliteStore {
     ) -> Result<Option<Assignment>, StoreError> {
         let _write = self.write_lock().await;
         let mut tx = self.pool().begin().await?;
-        let version = Self::bump_registry_version(&mut tx).await?;
+        let version = crate::store::bump_registry_version::<sqlx::Sqlite>(&mut tx).await?;
         let row: Option<AssignmentRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "UPDATE assignments SET status = 'ended', end_reason = $1, ended_at = $2 \
              WHERE id = $3 AND status = 'active' RETURNING {COLUMNS}"
@@ -59,7 +59,8 @@ impl AssignmentStore for SqliteStore {
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(row) = &row {
-            Self::bump_subject_version(&mut tx, &row.subject_pseudonym).await?;
+            crate::store::bump_subject_version::<sqlx::Sqlite>(&mut tx, &row.subject_pseudonym)
+                .await?;
         }
         tx.commit().await?;
         self.registry_written(version);

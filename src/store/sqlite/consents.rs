@@ -19,7 +19,7 @@ impl ConsentStore for SqliteStore {
     async fn insert_consent(&self, c: &Consent) -> Result<(), StoreError> {
         let _write = self.write_lock().await;
         let mut tx = self.pool().begin().await?;
-        let version = Self::bump_registry_version(&mut tx).await?;
+        let version = crate::store::bump_registry_version::<sqlx::Sqlite>(&mut tx).await?;
         sqlx::query(
             "INSERT INTO consents (id, subject_pseudonym, givers, categories, recipients, purposes, \
              special_categories, valid_from, valid_until, evidence, policy_version, recorded_by, \
@@ -50,7 +50,7 @@ impl ConsentStore for SqliteStore {
         .bind(&c.recorded_by)
         .execute(&mut *tx)
         .await?;
-        Self::bump_subject_version(&mut tx, c.subject.as_str()).await?;
+        crate::store::bump_subject_version::<sqlx::Sqlite>(&mut tx, c.subject.as_str()).await?;
         tx.commit().await?;
         self.registry_written(version);
         Ok(())
@@ -63,7 +63,7 @@ impl ConsentStore for SqliteStore {
     ) -> Result<Option<Consent>, StoreError> {
         let _write = self.write_lock().await;
         let mut tx = self.pool().begin().await?;
-        let version = Self::bump_registry_version(&mut tx).await?;
+        let version = crate::store::bump_registry_version::<sqlx::Sqlite>(&mut tx).await?;
         let updated = sqlx::query(
             "UPDATE consents SET withdrawn_at = $1, withdrawn_by = $2, withdraw_reason = $3 \
              WHERE id = $4 AND withdrawn_at IS NULL",
@@ -94,7 +94,8 @@ impl ConsentStore for SqliteStore {
         .fetch_optional(&mut *tx)
         .await?;
         if let Some(row) = &row {
-            Self::bump_subject_version(&mut tx, &row.subject_pseudonym).await?;
+            crate::store::bump_subject_version::<sqlx::Sqlite>(&mut tx, &row.subject_pseudonym)
+                .await?;
         }
         tx.commit().await?;
         self.registry_written(version);

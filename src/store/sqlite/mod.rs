@@ -196,32 +196,6 @@ impl SqliteStore {
         self.writer.lock().await
     }
 
-    /// Adds one to the registry's version in `tx`, a write to assignments or consents, and
-    /// returns the new version (decision 0029). The caller holds [`Self::write_lock`], which
-    /// orders the write with every audit batch, adds one to the subject's version too
-    /// ([`Self::bump_subject_version`]) when it knows the subject, and passes the registry's
-    /// version to [`Self::registry_written`] once committed.
-    pub(super) async fn bump_registry_version(
-        tx: &mut sqlx::SqliteConnection,
-    ) -> Result<u64, StoreError> {
-        let version: i64 = sqlx::query_scalar(crate::store::BUMP_REGISTRY_VERSION)
-            .fetch_one(&mut *tx)
-            .await?;
-        crate::store::registry_version(version)
-    }
-
-    /// Adds one to `subject`'s version in `tx`, a write about the subject.
-    pub(super) async fn bump_subject_version(
-        tx: &mut sqlx::SqliteConnection,
-        subject: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(crate::store::BUMP_SUBJECT_VERSION)
-            .bind(subject)
-            .execute(&mut *tx)
-            .await?;
-        Ok(())
-    }
-
     /// Retires the cached facts read before a registry write committed at `version`.
     pub(super) fn registry_written(&self, version: u64) {
         self.registry.advance(version);
